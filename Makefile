@@ -1,0 +1,35 @@
+# virtops.storage: `make demo` runs the demo, `make test` runs every test.
+# Both install what they need first (Debian packages, .venv, the collection).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
+export VIRTOPS_COLLECTIONS := $(CURDIR)/build/collections
+
+.PHONY: deps install libvirt demo test unit sanity lint integration
+
+deps:
+	scripts/install-deps.sh
+
+install:
+	scripts/install-collection.sh
+
+libvirt:
+	scripts/start-libvirt.sh
+
+demo: deps libvirt
+	demo/run.sh
+
+test: deps libvirt
+	$(MAKE) unit lint sanity integration
+
+unit:
+	PYTHONPATH=$(CURDIR)/build/dev $(PY) -m pytest -q -p no:cacheprovider tests/unit
+
+integration:
+	PYTHONPATH=$(VIRTOPS_COLLECTIONS) $(PY) -m pytest -q -p no:cacheprovider tests/integration
+
+sanity:
+	scripts/sanity.sh
+
+lint:
+	$(VENV)/bin/ansible-lint

@@ -1,0 +1,118 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtops.storage contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one libvirt connection helper of virtops.storage.
+
+It owns the shared ``uri`` option (keep in sync with
+``plugins/doc_fragments/connection.py``), the check for the Python libraries
+the modules need, and the wrapping of ``libvirt.libvirtError`` into
+``LibvirtCallError`` naming the action that failed.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+from ansible_collections.virtops.storage.plugins.module_utils.errors import (
+    LibvirtCallError, ParameterError, VirtopsError)
+
+try:
+    import libvirt
+except ImportError:
+    libvirt = None
+    LIBVIRT_IMPORT_ERROR = traceback.format_exc()
+else:
+    LIBVIRT_IMPORT_ERROR = None
+
+try:
+    from lxml import etree  # noqa: F401  (only checked here; used by the XML layer)
+except ImportError:
+    LXML_IMPORT_ERROR = traceback.format_exc()
+else:
+    LXML_IMPORT_ERROR = None
+
+DEFAULT_URI = "qemu:///system"
+
+# Keep in sync with plugins/doc_fragments/connection.py.
+CONNECTION_ARGUMENT_SPEC = dict(
+    uri=dict(type="str", default=DEFAULT_URI, fallback=(env_fallback, ["LIBVIRT_DEFAULT_URI"])),
+)
+
+
+def check_dependencies(module):
+    """Fail the module with missing_required_lib when libvirt-python or lxml is missing."""
+    if LIBVIRT_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("libvirt-python"), exception=LIBVIRT_IMPORT_ERROR)
+    if LXML_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("lxml"), exception=LXML_IMPORT_ERROR)
+
+
+def error_code(name):
+    """Return libvirt's numeric error code ``VIR_ERR_<name>`` (None without libvirt)."""
+    return getattr(libvirt, "VIR_ERR_" + name, None)
+
+
+def call(action, function, *args, **kwargs):
+    """Run one libvirt call; a libvirtError becomes LibvirtCallError naming ``action``."""
+    try:
+        return function(*args, **kwargs)
+    except libvirt.libvirtError as exc:
+        raise LibvirtCallError(action, exc)
+
+
+def _ignore_error(context, error):
+    """libvirt error handler: errors reach us as exceptions, not as lines on stderr."""
+
+
+class Connection:
+    """One libvirt connection for one module run, opened lazily, closed by ``close``."""
+
+    def __init__(self, uri):
+        self.uri = uri
+        self._conn = None
+
+    @property
+    def conn(self):
+        """The open ``virConnect``; opens it on first use."""
+        if self._conn is None:
+            if not self.uri:
+                raise ParameterError("uri", "must not be empty")
+            # libvirt prints every error to stderr unless a handler takes them; ours are raised instead
+            libvirt.registerErrorHandler(_ignore_error, None)
+            try:
+                self._conn = libvirt.open(self.uri)
+            except libvirt.libvirtError as exc:
+                raise VirtopsError("cannot connect to libvirt at uri %s: %s" % (
+                    self.uri, exc.get_error_message()), param="uri")
+        return self._conn
+
+    def close(self):
+        """Close the connection if it was opened."""
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except libvirt.libvirtError:
+                pass  # closing a dead connection has nothing left to clean up
+            self._conn = None
+
+    def lookup_pool(self, name):
+        """Return the ``virStoragePool`` called ``name``, or None when there is none."""
+        try:
+            return self.conn.storagePoolLookupByName(name)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_POOL:
+                return None
+            raise LibvirtCallError("looking up storage pool %s" % name, exc)
+
+    def list_pools(self):
+        """Return every storage pool (defined or transient) of the connection."""
+        return call("listing storage pools", self.conn.listAllStoragePools, 0)
+
+    def supported_pool_types(self):
+        """Return the pool types the daemon's storage driver supports (pool-capabilities)."""
+        from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import etree as _etree
+        xml = call("reading storage pool capabilities", self.conn.getStoragePoolCapabilities, 0)
+        root = _etree.fromstring(xml.encode("utf-8"))
+        return [p.get("type") for p in root.findall("pool") if p.get("supported") == "yes"]

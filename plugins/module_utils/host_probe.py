@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtops.storage contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read-only probes of the hypervisor host, to decide whether a pool needs building.
+
+The module runs on the hypervisor, so these look at the devices and paths the
+local libvirtd will use. They never change anything: ``blkid -p`` and
+``lsblk`` only read.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class HostProbe:
+    """Probes that run commands through an AnsibleModule (``run_command``)."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def is_dir(self, path):
+        """True when ``path`` is an existing directory."""
+        return os.path.isdir(path)
+
+    def exists(self, path):
+        """True when ``path`` exists."""
+        return os.path.exists(path)
+
+    def signature(self, device):
+        """Return what a device holds: {'filesystem': 'ext4'} or {'label': 'gpt'}, {} when blank.
+
+        ``blkid -p`` probes the device itself (no cache); exit code 2 means
+        nothing was found.
+        """
+        blkid = self.module.get_bin_path("blkid", required=True)
+        rc, out, err = self.module.run_command([blkid, "-p", "-o", "export", device])
+        if rc == 2:
+            return {}
+        if rc != 0:
+            return {"error": (err or out).strip() or "blkid exit code %d" % rc}
+        values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        if values.get("PTTYPE"):
+            return {"label": values["PTTYPE"], "partitions": self.partitions(device)}
+        if values.get("TYPE"):
+            return {"filesystem": values["TYPE"]}
+        return {"other": ", ".join("%s=%s" % kv for kv in sorted(values.items()))}
+
+    def partitions(self, device):
+        """Return the partition device names on ``device`` (lsblk), [] when none or unknown."""
+        lsblk = self.module.get_bin_path("lsblk")
+        if not lsblk:
+            return []
+        rc, out, dummy = self.module.run_command([lsblk, "-nro", "NAME,TYPE", device])
+        if rc != 0:
+            return []
+        return [line.split()[0] for line in out.splitlines() if line.endswith(" part")]
