@@ -31,6 +31,7 @@ attributes:
     support: full
     description: Returns the declared fields before and after.
   platform:
+    support: full
     platforms: posix
     description: Runs on the hypervisor host that libvirt manages.
 """
@@ -44,6 +45,7 @@ attributes:
     support: none
     description: Reads only; there is nothing to diff.
   platform:
+    support: full
     platforms: posix
     description: Runs on the hypervisor host that libvirt manages.
 """

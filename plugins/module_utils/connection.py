@@ -17,6 +17,7 @@ from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, VirtopsError)
+from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import LXML_IMPORT_ERROR, etree
 
 try:
     import libvirt
@@ -26,12 +27,6 @@ except ImportError:
 else:
     LIBVIRT_IMPORT_ERROR = None
 
-try:
-    from lxml import etree  # noqa: F401  (only checked here; used by the XML layer)
-except ImportError:
-    LXML_IMPORT_ERROR = traceback.format_exc()
-else:
-    LXML_IMPORT_ERROR = None
 
 DEFAULT_URI = "qemu:///system"
 
@@ -112,7 +107,6 @@ class Connection:
 
     def supported_pool_types(self):
         """Return the pool types the daemon's storage driver supports (pool-capabilities)."""
-        from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import etree as _etree
         xml = call("reading storage pool capabilities", self.conn.getStoragePoolCapabilities, 0)
-        root = _etree.fromstring(xml.encode("utf-8"))
+        root = etree.fromstring(xml.encode("utf-8"))
         return [p.get("type") for p in root.findall("pool") if p.get("supported") == "yes"]

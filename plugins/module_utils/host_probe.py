@@ -4,13 +4,14 @@
 """Read-only probes of the hypervisor host, to decide whether a pool needs building.
 
 The module runs on the hypervisor, so these look at the devices and paths the
-local libvirtd will use. They never change anything: ``blkid -p`` and
-``lsblk`` only read.
+local libvirtd will use. They never change anything: ``stat``, ``blkid -p``
+and ``lsblk`` only read.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 
 
 class HostProbe:
@@ -26,6 +27,11 @@ class HostProbe:
     def exists(self, path):
         """True when ``path`` exists."""
         return os.path.exists(path)
+
+    def permissions(self, path):
+        """Return the mode ('0755'), owner and group (numeric ids) of ``path``, like a pool's target permissions."""
+        st = os.stat(path)
+        return {"mode": "%04o" % stat.S_IMODE(st.st_mode), "owner": st.st_uid, "group": st.st_gid}
 
     def signature(self, device):
         """Return what a device holds: {'filesystem': 'ext4'} or {'label': 'gpt'}, {} when blank.

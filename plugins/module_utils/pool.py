@@ -66,19 +66,32 @@ def volume_summary(pool):
 
 # ---------------------------------------------------------------- build decision
 
-def plan_build(row, spec, probe, overwrite):
+def plan_build(row, spec, probe, overwrite, declared=None):
     """Decide whether a pool needs building before it can start.
 
-    Returns None, or (mode, description) with mode one of BUILD_FLAGS. Raises
-    UnsafeActionError when the device holds other data and ``overwrite`` is
-    not set: the message says what is there and that overwrite destroys it.
+    ``spec`` is the pool's full definition, ``declared`` the part the user
+    declared (the whole ``spec`` when None). Returns None, or (mode,
+    description) with mode one of BUILD_FLAGS. Raises UnsafeActionError when
+    the device holds other data and ``overwrite`` is not set: the message says
+    what is there and that overwrite destroys it.
     """
     kind = row.build_probe
     if kind is None:
         return None
     target = spec.get("target", {}).get("path")
     if kind == "directory":
-        return None if probe.is_dir(target) else ("new", "create directory %s" % target)
+        if not probe.is_dir(target):
+            return "new", "create directory %s" % target
+        # libvirt applies the target permissions only when it builds the pool (an existing
+        # directory is chmod/chown-ed then), and reports the directory's own permissions once the
+        # pool runs: declared permissions the directory lacks need a build.
+        wanted = ((declared if declared is not None else spec).get("target") or {}).get("permissions") or {}
+        have = probe.permissions(target)
+        wrong = [key for key in ("mode", "owner", "group") if wanted.get(key) is not None and wanted[key] != have[key]]
+        if wrong:
+            return "new", "set %s of directory %s to %s" % (
+                "/".join(wrong), target, ", ".join(str(wanted[key]) for key in wrong))
+        return None
     device = spec["source"]["devices"][0]["path"]
     if not probe.exists(device):
         raise ParameterError("source.devices", "device %s does not exist on the host" % device)
@@ -108,6 +121,11 @@ def plan_build(row, spec, probe, overwrite):
             "to let the module build the pool over it (all data on %s is lost)" % (
                 device, what, spec["name"], wanted, device), param="overwrite")
     return "overwrite", "build %s on %s, destroying %s" % (wanted, device, what)
+
+
+def _changed_fields(before, after):
+    """Return the dotted names of the fields that differ between two pool specs (both ways)."""
+    return sorted(set(differences(before, after)) | set(differences(after, before)))
 
 
 def _describe(found):
@@ -152,9 +170,17 @@ class PoolConverger(Converger):
             return None
         xml = call("reading pool %s definition" % self.name, self.pool.XMLDesc,
                    libvirt.VIR_STORAGE_XML_INACTIVE)
+        active = bool(call("reading pool %s state" % self.name, self.pool.isActive))
+        spec = parse_pool_xml(xml)
+        # A running pool keeps the definition it was started with until it stops: libvirt returns
+        # the pending (redefined) one only for VIR_STORAGE_XML_INACTIVE, and the very same XML for
+        # both when nothing is pending.
+        live = parse_pool_xml(call("reading pool %s running definition" % self.name, self.pool.XMLDesc, 0)) \
+            if active else spec
         return {
-            "spec": parse_pool_xml(xml),
-            "active": bool(call("reading pool %s state" % self.name, self.pool.isActive)),
+            "spec": spec,
+            "pending": _changed_fields(live, spec),
+            "active": active,
             "persistent": bool(call("reading pool %s persistence" % self.name, self.pool.isPersistent)),
             "autostart": bool(call("reading pool %s autostart" % self.name, self.pool.autostart)),
         }
@@ -194,19 +220,22 @@ class PoolConverger(Converger):
             what = "define" if new else "redefine (%s)" % ", ".join(changed_fields or ["make persistent"])
             actions.append(Action("%s pool %s" % (what, self.name), lambda: self._define(full)))
 
-        restart = active and bool(changed_fields) and desired["state"] != "inactive"
+        # fields whose new value the running pool does not use yet: changed now, or by an
+        # earlier redefinition that was not followed by a restart
+        stale = sorted(set(changed_fields) | set(current["pending"] if active else []))
+        restart = active and bool(stale) and desired["state"] != "inactive"
         if restart and not self.params.get("restart"):
             restart = False
             self.warnings.append(
                 "pool %s is active and still uses its old definition (%s changed); the new one takes effect "
                 "when the pool restarts: set restart: true to restart it now (a fs/netfs pool is unmounted "
-                "under running guests)" % (self.name, ", ".join(changed_fields)))
+                "under running guests)" % (self.name, ", ".join(stale)))
         if restart or (active and changed_fields and desired["state"] == "inactive"):
             actions.append(Action("stop pool %s" % self.name, self._stop))
             active = False
 
         if desired["state"] in ("present", "active") and self.params.get("build", True) and not active:
-            build = plan_build(row, full, self.probe, self.params.get("overwrite"))
+            build = plan_build(row, full, self.probe, self.params.get("overwrite"), declared=spec)
             if build:
                 mode, description = build
                 actions.append(Action("build pool %s: %s" % (self.name, description),

@@ -24,10 +24,15 @@ A pool spec is a plain dict holding only what the XML says::
 
 from __future__ import annotations
 
+import traceback
+
 try:
     from lxml import etree
 except ImportError:  # reported by the connection helper with missing_required_lib
     etree = None
+    LXML_IMPORT_ERROR = traceback.format_exc()
+else:
+    LXML_IMPORT_ERROR = None
 
 import copy
 import re

@@ -20,7 +20,7 @@ description:
     is built with libvirt's no-overwrite probe. A device that holds other data is never formatted
     unless O(overwrite=true).
 author:
-  - virtops.storage developers
+  - virtops.storage developers (@virtops)
 extends_documentation_fragment:
   - virtops.storage.connection
   - virtops.storage.connection.ATTRIBUTES
@@ -59,7 +59,7 @@ options:
     type: bool
   build:
     description:
-      - Build the pool's storage when it needs it (with O(state=present) or O(state=active)):
+      - Build the pool's storage when it needs it (with O(state=present) or O(state=active)), that is
         create the target directory of dir and netfs pools, make the filesystem of an fs pool on a
         blank device, write the partition table of a disk pool on a blank device.
       - Set to V(false) to never build.
@@ -81,7 +81,7 @@ options:
     default: false
   delete_storage:
     description:
-      - With O(state=absent), also delete the pool's underlying storage (libvirt's pool delete: the
+      - With O(state=absent), also delete the pool's underlying storage (libvirt's pool delete, that is the
         target directory, the volume group, the zpool, the disk's partition table). B(Data is lost.)
       - Refused while the pool holds volumes unless O(delete_volumes=true).
       - Refused for pool types whose libvirt backend cannot delete (iscsi, scsi, mpath, rbd, ...).
@@ -474,7 +474,9 @@ ADAPTER_SPEC = dict(
 AUTH_SPEC = dict(
     type=dict(type="str", required=True, choices=["chap", "ceph"]),
     username=dict(type="str", required=True),
-    secret=dict(type="dict", required=True, options=dict(uuid=dict(type="str"), usage=dict(type="str")),
+    # names a libvirt secret (uuid or usage); the secret value itself never passes through here
+    secret=dict(type="dict", required=True, no_log=False,
+                options=dict(uuid=dict(type="str"), usage=dict(type="str")),
                 mutually_exclusive=[("uuid", "usage")], required_one_of=[("uuid", "usage")]),
 )
 SOURCE_SPEC = dict(

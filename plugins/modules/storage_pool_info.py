@@ -13,7 +13,7 @@ description:
   - Returns the facts of every storage pool, or of one pool by name, with its volume count and
     overcommit ratio. Never changes anything.
 author:
-  - virtops.storage developers
+  - virtops.storage developers (@virtops)
 extends_documentation_fragment:
   - virtops.storage.connection
   - virtops.storage.connection.INFO_ATTRIBUTES

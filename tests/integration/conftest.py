@@ -31,21 +31,21 @@ def run_module(name, args, check=False, diff=True):
     try:
         env = dict(os.environ, PYTHONPATH=COLLECTIONS)
         proc = subprocess.run([sys.executable, path, handle.name], capture_output=True, text=True,
-                              env=env, timeout=300)
+                              env=env, timeout=300, check=False)
     finally:
         os.unlink(handle.name)
     try:
         result = json.loads(proc.stdout)
     except ValueError:
-        raise AssertionError("module %s printed no JSON (rc %s): %s %s" % (name, proc.returncode, proc.stdout,
-                                                                         proc.stderr))
+        raise AssertionError("module %s printed no JSON (rc %s): %s %s" % (
+            name, proc.returncode, proc.stdout, proc.stderr))
     result["_stderr"] = proc.stderr
     return result
 
 
 def virsh(*args, check=True):
     """Run virsh on qemu:///system and return its stdout."""
-    proc = subprocess.run(["virsh", "-q", "-c", URI] + list(args), capture_output=True, text=True)
+    proc = subprocess.run(["virsh", "-q", "-c", URI] + list(args), capture_output=True, text=True, check=False)
     if check and proc.returncode != 0:
         raise AssertionError("virsh %s failed: %s" % (" ".join(args), proc.stderr))
     return proc.stdout
@@ -53,7 +53,8 @@ def virsh(*args, check=True):
 
 def pool_exists(name):
     """True when libvirt knows pool ``name``."""
-    return subprocess.run(["virsh", "-q", "-c", URI, "pool-info", name], capture_output=True).returncode == 0
+    return subprocess.run(["virsh", "-q", "-c", URI, "pool-info", name], capture_output=True,
+                          check=False).returncode == 0
 
 
 def pool_info(name):
