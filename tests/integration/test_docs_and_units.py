@@ -1,0 +1,72 @@
+"""RETURN documents exactly the keys the modules return; size units agree with libvirt's parser."""
+
+import ast
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.virtops.storage.plugins.module_utils.units import to_bytes
+
+from .conftest import INSTALLED, run_module, virsh
+
+
+def documented(module):
+    """The RETURN block of an installed module, parsed."""
+    with open(os.path.join(INSTALLED, "plugins", "modules", module + ".py")) as handle:
+        tree = ast.parse(handle.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and node.targets[0].id == "RETURN":
+            return yaml.safe_load(node.value.value)
+    raise AssertionError("no RETURN in %s" % module)
+
+
+@pytest.fixture
+def dir_pool(prefix, pools, workdir):
+    name = prefix + "docs"
+    pools.append(name)
+    result = run_module("storage_pool", {"name": name, "type": "dir", "state": "active",
+                                         "target": {"path": os.path.join(workdir, "pool")}})
+    assert result["changed"] and not result.get("failed"), result
+    return name, result
+
+
+def test_storage_pool_return_matches_docs(dir_pool):
+    dummy, result = dir_pool
+    doc = documented("storage_pool")
+    returned = set(k for k in result if k not in ("invocation", "_stderr"))
+    assert returned == set(doc), (returned, set(doc))
+    assert set(result["pool"]) == set(doc["pool"]["contains"])
+
+
+def test_storage_pool_info_return_matches_docs(dir_pool):
+    name, dummy = dir_pool
+    doc = documented("storage_pool_info")
+    result = run_module("storage_pool_info", {"name": name})
+    returned = set(k for k in result if k not in ("invocation", "_stderr", "changed"))
+    assert returned == set(doc), (returned, set(doc))
+    assert result["changed"] is False
+    assert set(result["pools"][0]) == set(doc["pools"]["contains"])
+
+
+@pytest.mark.parametrize("number, unit", [
+    (7, "b"), (7, "bytes"), (3, "KB"), (3, "K"), (3, "KiB"), (2, "MB"), (2, "M"), (2, "MiB"),
+    (1, "GB"), (1, "G"), (1, "GiB"), (5, "kb"), (5, "k"), (5, "kib"),
+])
+def test_units_agree_with_libvirt(dir_pool, number, unit, prefix):
+    """libvirt's own parser reads <capacity unit=...>: a raw file's size is exactly that many bytes."""
+    pool, dummy = dir_pool
+    volume = "%s%d%s.img" % (prefix, number, unit)
+    xml = ("<volume><name>%s</name><capacity unit='%s'>%d</capacity><allocation>0</allocation>"
+           "<target><format type='raw'/></target></volume>" % (volume, unit, number))
+    path = os.path.join(os.path.dirname(INSTALLED), "vol-%s.xml" % volume)
+    with open(path, "w") as handle:
+        handle.write(xml)
+    try:
+        virsh("vol-create", pool, path)
+        capacity = int(virsh("vol-dumpxml", volume, "--pool", pool).split("<capacity unit='bytes'>")[1]
+                       .split("<")[0])
+    finally:
+        os.unlink(path)
+        virsh("vol-delete", volume, "--pool", pool, check=False)
+    assert capacity == to_bytes("%d%s" % (number, unit), "capacity")
