@@ -87,7 +87,8 @@ def plan_build(row, spec, probe, overwrite, declared=None):
         # pool runs: declared permissions the directory lacks need a build.
         wanted = ((declared if declared is not None else spec).get("target") or {}).get("permissions") or {}
         have = probe.permissions(target)
-        wrong = [key for key in ("mode", "owner", "group") if wanted.get(key) is not None and wanted[key] != have[key]]
+        wrong = [key for key in ("mode", "owner", "group")
+                 if wanted.get(key) is not None and wanted[key] != have[key]]
         if wrong:
             return "new", "set %s of directory %s to %s" % (
                 "/".join(wrong), target, ", ".join(str(wanted[key]) for key in wrong))

@@ -1,0 +1,170 @@
+"""Real storage back ends for the pool lifecycle tests, as pytest fixtures.
+
+The scripts in ``backends/`` (copied from the shared back-end kit) start and
+stop one back end each: ``<type>-up`` prints ``KEY=value`` facts on stdout and
+keeps its state under ``$STATE_DIR/<type>``; ``<type>-down`` stops only what
+``-up`` started. Every fixture gives every back end its own STATE_DIR under a
+fresh temporary directory, so parallel or repeated runs never share a loop
+device, a tgtd or a state file, and tears it down whatever the test did.
+"""
+
+import os
+import random
+import shlex
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "backends")
+
+
+def parse_facts(text):
+    """Parse the ``KEY=value`` lines of an ``-up`` script (values may be shell-quoted)."""
+    facts = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or "=" not in line or line.startswith("#"):
+            continue
+        key, value = line.split("=", 1)
+        words = shlex.split(value)
+        facts[key] = " ".join(words) if words else ""
+    return facts
+
+
+def run(argv, env=None, check=True):
+    """Run a command; return the CompletedProcess (AssertionError with its output on failure)."""
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError("%s failed (rc %d): %s %s" % (" ".join(argv), proc.returncode,
+                                                           proc.stdout, proc.stderr))
+    return proc
+
+
+class Backend:
+    """One instance of a back end: its own STATE_DIR, ``up`` once, ``down`` always."""
+
+    def __init__(self, kind, **env):
+        self.kind = kind
+        self.state_dir = tempfile.mkdtemp(prefix="virtops-be-%s-" % kind)
+        os.chmod(self.state_dir, 0o755)  # QEMU (libvirt-qemu) must traverse to loop images and mounts
+        self.env = dict(os.environ, STATE_DIR=self.state_dir, **dict((k, str(v)) for k, v in env.items()))
+        self.facts = None
+
+    def up(self):
+        proc = run([os.path.join(SCRIPTS, self.kind + "-up")], env=self.env, check=False)
+        if proc.returncode != 0:
+            self.down()
+            raise AssertionError("%s-up failed (rc %d): %s" % (self.kind, proc.returncode, proc.stderr))
+        self.facts = parse_facts(proc.stdout)
+        return self.facts
+
+    def down(self):
+        run([os.path.join(SCRIPTS, self.kind + "-down")], env=self.env, check=False)
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+def _unmount_device(device):
+    """Unmount every mount of ``device`` (a pool a failed test left mounted)."""
+    with open("/proc/mounts") as handle:
+        points = [line.split()[1] for line in handle if line.split()[0] == device]
+    for point in reversed(points):
+        run(["umount", point], check=False)
+
+
+@pytest.fixture
+def loopfs():
+    """Factory: ``loopfs(fstype='none', size='512M')`` -> the facts of a new loopfs back end.
+
+    ``fstype`` is LOOPFS_FSTYPE: ext4, xfs or none (a blank device for the
+    module to format). Every device made is unmounted and detached afterwards.
+    """
+    made = []
+
+    def make(fstype="none", size="512M"):
+        backend = Backend("loopfs", LOOPFS_FSTYPE=fstype, LOOPFS_SIZE=size)
+        made.append(backend)
+        facts = backend.up()
+        assert facts["LOOPFS_DEVICE"].startswith("/dev/loop"), facts
+        return facts
+
+    yield make
+    for backend in reversed(made):
+        if backend.facts:
+            _unmount_device(backend.facts["LOOPFS_DEVICE"])
+        backend.down()
+
+
+@pytest.fixture
+def loopdisk():
+    """Factory: ``loopdisk(size='512M')`` -> the facts of a new blank, partition-scanned loop device."""
+    made = []
+
+    def make(size="512M"):
+        backend = Backend("loopdisk", LOOPDISK_SIZE=size)
+        made.append(backend)
+        facts = backend.up()
+        assert facts["LOOPDISK_DEVICE"].startswith("/dev/loop"), facts
+        return facts
+
+    yield make
+    for backend in reversed(made):
+        if backend.facts:
+            device = backend.facts["LOOPDISK_DEVICE"]
+            with open("/proc/mounts") as handle:
+                parts = sorted(set(line.split()[0] for line in handle if line.startswith(device)))
+            for part in parts:
+                _unmount_device(part)
+        backend.down()
+
+
+@pytest.fixture
+def loop_device():
+    """Factory: ``loop_device(size='512M', partscan=False)`` -> the path of an extra loop device.
+
+    A sparse image (truncate) under a private temporary directory attached with
+    ``losetup -f --show [-P]``; detached and removed afterwards.
+    """
+    made = []
+    tmp = tempfile.mkdtemp(prefix="virtops-loop-")
+
+    def make(size="512M", partscan=False):
+        image = os.path.join(tmp, "disk%d.img" % len(made))
+        run(["truncate", "-s", size, image])
+        argv = ["losetup", "-f", "--show"] + (["-P"] if partscan else []) + [image]
+        device = run(argv).stdout.strip()
+        assert device.startswith("/dev/loop"), device
+        made.append(device)
+        return device
+
+    yield make
+    for device in reversed(made):
+        _unmount_device(device)
+        run(["losetup", "-d", device], check=False)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def iscsi():
+    """A private tgtd (CHAP, two 256M LUNs) on 127.0.0.1; its facts. Stopped afterwards.
+
+    A random portal port (from 3262) and control port (20-60) so that it never
+    meets another run's tgtd; a port somebody else holds is retried.
+    """
+    backend = None
+    errors = []
+    for dummy in range(6):
+        backend = Backend("iscsi", ISCSI_PORT=3262 + random.randint(0, 2000),
+                          TGT_CONTROL_PORT=random.randint(20, 60))
+        try:
+            facts = backend.up()
+            break
+        except AssertionError as exc:  # port in use: up() already ran down()
+            errors.append(str(exc))
+            backend = None
+    assert backend is not None, "iscsi-up never succeeded: %s" % errors
+    try:
+        yield facts
+    finally:
+        backend.down()
