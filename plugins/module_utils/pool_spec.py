@@ -9,14 +9,31 @@ parameter, raised before anything is changed.
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import (
-    POOL_TYPES, SOURCE_FIELDS, takes)
+    POOL_TYPES, PROTOCOL_VERSION_FORMATS, SOURCE_FIELDS, takes)
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import (
     PoolXMLError, normalize_mode, normalize_pool_spec, parse_pool_xml)
 
 # Pool-level options beyond source and target, as module parameters.
 EXTRA_OPTIONS = ("mount_options", "config_options", "cow", "refresh_volume_allocation")
+
+# Adapter fields by adapter type (libvirt drops, or refuses, the other type's fields).
+SCSI_HOST_ADAPTER_FIELDS = ("type", "name", "parent_address")
+FC_HOST_ADAPTER_FIELDS = ("type", "parent", "managed", "wwnn", "wwpn", "parent_wwnn", "parent_wwpn",
+                          "parent_fabric_wwn")
+WWN_FIELDS = ("wwnn", "wwpn", "parent_wwnn", "parent_wwpn", "parent_fabric_wwn")
+# libvirt's virValidateWWN: 16 hex digits, optionally after a lower-case '0x'
+_WWN = re.compile(r"^(0x)?[0-9a-fA-F]{16}$")
+# Largest value libvirt accepts for each parent_address field (unique_id is an unsigned int,
+# the rest a PCI address).
+PARENT_ADDRESS_LIMITS = (("unique_id", 0xFFFFFFFF), ("domain", 0xFFFFFFFF), ("bus", 0xFF),
+                         ("slot", 0x1F), ("function", 7))
+# Numeric owner/group ids libvirt keeps: (uid_t)-1 (4294967295, or -1) means "not set" and is dropped.
+MAX_ID = 0xFFFFFFFE
+_PROTOCOL_VERSION = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 
 
 def _clean(value):
@@ -37,12 +54,15 @@ def spec_from_params(params):
     """
     if params.get("xml"):
         return _spec_from_xml(params)
+    _check_name(params["name"], "name")
     spec = {"name": params["name"], "type": params.get("type")}
     source = _clean(params.get("source") or {})
     auth = source.get("auth")
     if auth and "secret" in auth:
         secret = auth.pop("secret")
         auth.update(dict(("secret_" + k, v) for k, v in secret.items()))
+        if auth.get("secret_uuid"):
+            auth["secret_uuid"] = _canonical_uuid(auth["secret_uuid"], "source.auth.secret.uuid")
     if source:
         spec["source"] = source
     target = _clean(params.get("target") or {})
@@ -51,13 +71,58 @@ def spec_from_params(params):
     for option in EXTRA_OPTIONS:
         if params.get(option) not in (None, [], {}):
             spec[option] = params[option]
+    if "config_options" in spec:
+        spec["config_options"] = _config_options(spec["config_options"])
+    for option in spec.get("mount_options", []):
+        if not option or not option.strip():
+            raise ParameterError("mount_options", "a mount option cannot be empty")
     spec = _clean(spec)
+    if spec.get("refresh_volume_allocation") == "default":
+        # libvirt's default is no <refresh> setting: declared as None, it equals a pool without
+        # one and clears a pool's 'capacity' (the XML parser reads allocation='default' as unset)
+        spec["refresh_volume_allocation"] = None
     _normalise_mode(spec)
     return normalize_pool_spec(spec)
 
 
+def _check_name(name, param):
+    """libvirt refuses an empty pool name and one with '/' (it names files after pools)."""
+    if not name or not name.strip():
+        raise ParameterError(param, "the pool name cannot be empty")
+    if "/" in name:
+        raise ParameterError(param, "the pool name '%s' cannot contain '/'" % name)
+
+
+def _canonical_uuid(value, param):
+    """Return a UUID as libvirt prints it (lower-case, dashed); ParameterError when it is none."""
+    digits = str(value).strip().replace("-", "")
+    if len(digits) != 32 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        raise ParameterError(param, "'%s' is not a UUID" % value)
+    digits = digits.lower()
+    return "-".join((digits[:8], digits[8:12], digits[12:16], digits[16:20], digits[20:]))
+
+
+def _config_options(options):
+    """Ceph config options as libvirt stores them: name -> string value."""
+    result = {}
+    for name, value in options.items():
+        if not str(name).strip():
+            raise ParameterError("config_options", "an option name cannot be empty")
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, (int, float, str)):
+            value = str(value)
+        else:
+            raise ParameterError("config_options", "the value of %s must be a string or a number, not %s" % (
+                name, "null" if value is None else type(value).__name__))
+        result[str(name)] = value
+    return result
+
+
 def _normalise_mode(spec):
     perms = spec.get("target", {}).get("permissions", {})
+    if isinstance(perms.get("mode"), bool):
+        raise ParameterError("target.permissions.mode", "expected an octal mode such as '0755', got a boolean")
     if "mode" in perms:
         try:
             perms["mode"] = normalize_mode(perms["mode"])
@@ -72,11 +137,18 @@ def _spec_from_xml(params):
         raise ParameterError("xml", str(exc))
     if not spec.get("name"):
         raise ParameterError("xml", "the pool XML has no <name>")
+    _check_name(spec["name"], "xml")
     if params.get("name") and params["name"] != spec["name"]:
         raise ParameterError("name", "'%s' differs from the <name> '%s' in xml" % (params["name"], spec["name"]))
     if spec["type"] not in POOL_TYPES:
         raise ParameterError("xml", "unknown pool type '%s' (known: %s)" % (spec["type"], ", ".join(POOL_TYPES)))
-    # The uuid of an existing pool is libvirt's; a uuid in the XML is compared like any field.
+    # The uuid of an existing pool is libvirt's; a uuid in the XML is compared like any field,
+    # so it is spelled as libvirt prints it.
+    if spec.get("uuid"):
+        spec["uuid"] = _canonical_uuid(spec["uuid"], "xml")
+    auth = spec.get("source", {}).get("auth", {})
+    if auth.get("secret_uuid"):
+        auth["secret_uuid"] = _canonical_uuid(auth["secret_uuid"], "xml")
     return normalize_pool_spec(spec)
 
 
@@ -104,6 +176,12 @@ def validate_spec(spec, new, from_xml=False):
     _check_counts(row, source, where)
     _check_choice(row.source_formats, source.get("format"), where or "source.format",
                   "pool type %s" % row.name)
+    _check_protocol_version(row, source, new, where)
+    for device in source.get("devices", []):
+        if not (device.get("path") or "").strip():
+            raise ParameterError(where or "source.devices.path", "a device path cannot be empty")
+    if source.get("adapter"):
+        _check_adapter(source["adapter"], new, where)
     auth = source.get("auth")
     if auth:
         _check_choice(row.auth_types, auth.get("type"), where or "source.auth.type",
@@ -120,6 +198,12 @@ def validate_spec(spec, new, from_xml=False):
         raise ParameterError(where or "target.path", "pool type %s requires it" % row.name)
     if (target or {}).get("path") and not target["path"].startswith("/"):
         raise ParameterError(where or "target.path", "'%s' is not an absolute path" % target["path"])
+    perms = (target or {}).get("permissions") or {}
+    for field in ("owner", "group"):
+        value = perms.get(field)
+        if value is not None and not 0 <= value <= MAX_ID:
+            raise ParameterError(where or "target.permissions." + field,
+                                 "%s is not a numeric id (0-%d); leave it out to keep libvirt's" % (value, MAX_ID))
     for option in EXTRA_OPTIONS:
         if option in spec and not takes(row, option):
             raise ParameterError(where or option, "pool type %s does not take it" % row.name)
@@ -136,6 +220,8 @@ def _check_counts(row, source, where):
             raise ParameterError(where or "source." + field,
                                  "pool type %s takes at most %d, got %d" % (row.name, most, count))
     for host in source.get("hosts", []):
+        if not (host.get("name") or "").strip():
+            raise ParameterError(where or "source.hosts.name", "a host name cannot be empty")
         port = host.get("port")
         if port is not None and not 0 < port < 65536:
             raise ParameterError(where or "source.hosts.port", "%s is not a TCP port (1-65535)" % port)
@@ -146,3 +232,63 @@ def _check_choice(allowed, value, param, what):
         if not allowed:
             raise ParameterError(param, "%s does not take it" % what)
         raise ParameterError(param, "'%s' is not valid for %s (valid: %s)" % (value, what, ", ".join(allowed)))
+
+
+def _check_protocol_version(row, source, new, where):
+    version = source.get("protocol_version")
+    if version is None:
+        return
+    if not _PROTOCOL_VERSION.match(str(version)):
+        raise ParameterError(where or "source.protocol_version",
+                             "'%s' is not an NFS protocol version (such as 3, 4 or 4.1)" % version)
+    # an existing pool keeps its format when none is declared: libvirt checks the result
+    fmt = source.get("format") or (row.source_formats[0] if new and row.source_formats else None)
+    if fmt is not None and fmt not in PROTOCOL_VERSION_FORMATS:
+        raise ParameterError(where or "source.protocol_version",
+                             "only source formats %s take it, not %s" % (", ".join(PROTOCOL_VERSION_FORMATS), fmt))
+
+
+def _check_adapter(adapter, new, where):
+    """The adapter fields libvirt accepts, per adapter type (libvirt reads no type as scsi_host)."""
+    def param(field):
+        return where or "source.adapter." + field if field else where or "source.adapter"
+
+    kind = adapter.get("type") or ("scsi_host" if new else None)
+    if kind not in (None, "scsi_host", "fc_host"):
+        raise ParameterError(param("type"), "'%s' is not an adapter type (scsi_host, fc_host)" % kind)
+    if kind is not None:
+        allowed = SCSI_HOST_ADAPTER_FIELDS if kind == "scsi_host" else FC_HOST_ADAPTER_FIELDS
+        for field in sorted(adapter):
+            if field in allowed:
+                continue
+            if not adapter.get("type"):
+                raise ParameterError(param("type"), "set it to fc_host to use %s (an adapter without a "
+                                                    "type is a scsi_host adapter)" % field)
+            raise ParameterError(param(field), "a %s adapter does not take it (it takes: %s)" % (
+                kind, ", ".join(f for f in allowed if f != "type")))
+    if adapter.get("name") and adapter.get("parent_address"):
+        raise ParameterError(param(None), "a scsi_host adapter takes name or parent_address, not both")
+    if new and kind == "scsi_host" and not (adapter.get("name") or adapter.get("parent_address")):
+        raise ParameterError(param(None), "a scsi_host adapter requires name or parent_address")
+    if new and kind == "fc_host":
+        for field in ("wwnn", "wwpn"):
+            if not adapter.get(field):
+                raise ParameterError(param(field), "an fc_host adapter requires it")
+    for field in WWN_FIELDS:
+        value = adapter.get(field)
+        if value is not None and not _WWN.match(value):
+            raise ParameterError(param(field), "'%s' is not a WWN (16 hex digits, optionally after 0x)" % value)
+    if bool(adapter.get("parent_wwnn")) != bool(adapter.get("parent_wwpn")):
+        raise ParameterError(param("parent_wwpn" if adapter.get("parent_wwnn") else "parent_wwnn"),
+                             "parent_wwnn and parent_wwpn go together")
+    parent = adapter.get("parent_address")
+    if parent:
+        if parent.get("unique_id") is None:
+            raise ParameterError(param("parent_address.unique_id"), "parent_address requires it")
+        if all(parent.get(field) is None for field, dummy in PARENT_ADDRESS_LIMITS[1:]):
+            raise ParameterError(param("parent_address"),
+                                 "requires the PCI address (domain, bus, slot, function) of the parent")
+        for field, most in PARENT_ADDRESS_LIMITS:
+            value = parent.get(field)
+            if value is not None and not 0 <= value <= most:
+                raise ParameterError(param("parent_address." + field), "%s is out of range (0-%d)" % (value, most))

@@ -36,6 +36,8 @@ FS_SOURCE_FORMATS = (
 NETFS_SOURCE_FORMATS = ("auto", "nfs", "glusterfs", "cifs")
 DISK_SOURCE_FORMATS = ("unknown", "dos", "dvh", "gpt", "mac", "bsd", "pc98", "sun", "lvm2")
 LOGICAL_SOURCE_FORMATS = ("lvm2", "unknown")
+# netfs source formats that take a <protocol ver=> (libvirt refuses it for cifs and glusterfs).
+PROTOCOL_VERSION_FORMATS = ("auto", "nfs")
 
 # Source fields of the structured ``source`` option (and of the parsed spec).
 SOURCE_FIELDS = (

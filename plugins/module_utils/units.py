@@ -23,7 +23,9 @@ for _letter, _power in _POWERS.items():
     UNITS[_letter + "ib"] = 1024 ** _power
     UNITS[_letter + "b"] = 1000 ** _power
 
-_SIZE = re.compile(r"^\s*(\d+)\s*([A-Za-z]*)\s*$")
+# ASCII digits only ('\d' would take other scripts' digits, which int() reads but libvirt does not);
+# a sign is matched so that '-1G' is reported as negative rather than as not a size.
+_SIZE = re.compile(r"^\s*([-+]?[0-9]+)\s*([A-Za-z]*)\s*$")
 
 # libvirt stores sizes as unsigned long long
 MAX_BYTES = 2 ** 64 - 1

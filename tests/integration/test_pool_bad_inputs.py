@@ -1,0 +1,376 @@
+"""Bad input to storage_pool against the real libvirtd: refused, named, and nothing created.
+
+Every case runs the installed module as Ansible does and checks that it
+failed, that ``msg`` names the offending parameter, that no Python traceback
+leaked out, and that no pool was defined afterwards.
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+
+from .conftest import URI, pool_exists, pool_info, run_module, virsh
+
+UUID = "2ec115d7-3a88-3ceb-bc12-0ac909a6fd87"
+WWNN, WWPN = "20000000c9831b4b", "10000000c9831b4b"
+
+
+def assert_refused(result, param, fragment=None, ours=True):
+    """The module failed, its message names ``param`` and no traceback leaked out.
+
+    ``ours``: the failure is the collection's own error (not AnsibleModule's
+    argument checking), which also returns the parameter as ``param``.
+    """
+    assert result.get("failed") is True, result
+    msg = result.get("msg", "")
+    assert param in msg, "%r not named in %r" % (param, msg)
+    if fragment is not None:
+        assert fragment in msg, "%r not in %r" % (fragment, msg)
+    for text in (msg, result.get("exception") or "", result["_stderr"]):
+        assert "Traceback" not in text, text
+    if ours:
+        assert result.get("param") == param, result
+    assert "changed" not in result or result["changed"] is False, result
+
+
+def pools_named(prefix):
+    """The pools (defined or transient) whose name starts with ``prefix``."""
+    return [n for n in virsh("pool-list", "--all", "--name").split() if n.startswith(prefix)]
+
+
+# ---------------------------------------------------------------- stateless cases
+
+def _netfs(**source):
+    return dict(type="netfs", source=dict(dict(hosts=[{"name": "nfs.example.com"}], dir="/export"), **source),
+                target={"path": "/var/lib/virtops-never"}, build=False)
+
+
+def _iscsi(**source):
+    return dict(type="iscsi", source=dict(dict(hosts=[{"name": "san.example.com"}],
+                                               devices=[{"path": "iqn.2024-01.com.example:t"}]), **source),
+                target={"path": "/dev/disk/by-path"})
+
+
+def _rbd(**extra):
+    return dict(dict(type="rbd", source={"hosts": [{"name": "mon1.example.com"}], "name": "rbd"}), **extra)
+
+
+def _scsi(**adapter):
+    return dict(type="scsi", source={"adapter": adapter}, target={"path": "/dev/disk/by-path"})
+
+
+def _dir(**extra):
+    return dict(dict(type="dir", target={"path": "/var/lib/virtops-never"}, build=False), **extra)
+
+
+def _fs(**extra):
+    return dict(dict(type="fs", source={"devices": [{"path": "/dev/virtops-never"}]},
+                     target={"path": "/var/lib/virtops-never"}, build=False), **extra)
+
+
+def _xml(pool_type, name, body=""):
+    return "<pool type='%s'><name>%s</name>%s</pool>" % (pool_type, name, body)
+
+
+CHAP = {"type": "chap", "username": "hv1", "secret": {"usage": "chap"}}
+
+# (id, args (NAME is replaced by the pool name), parameter named in msg, fragment of msg, ours)
+CASES = [
+    # source fields a type requires
+    ("fs-without-devices", dict(type="fs", target={"path": "/var/lib/virtops-never"}, build=False),
+     "source.devices", "pool type fs requires it", True),
+    ("netfs-without-hosts", dict(type="netfs", source={"dir": "/export"}, target={"path": "/srv/never"}),
+     "source.hosts", "pool type netfs requires it", True),
+    ("netfs-without-dir", dict(type="netfs", source={"hosts": [{"name": "nfs"}]}, target={"path": "/srv/never"}),
+     "source.dir", "pool type netfs requires it", True),
+    ("iscsi-without-devices", dict(type="iscsi", source={"hosts": [{"name": "san"}]}, target={"path": "/dev"}),
+     "source.devices", "pool type iscsi requires it", True),
+    ("iscsi-without-hosts", dict(type="iscsi", source={"devices": [{"path": "iqn.2024-01.com.example:t"}]},
+                                 target={"path": "/dev"}), "source.hosts", "pool type iscsi requires it", True),
+    ("iscsi-direct-without-initiator", dict(type="iscsi-direct", source={
+        "hosts": [{"name": "san"}], "devices": [{"path": "iqn.2024-01.com.example:t"}]}),
+     "source.initiator_iqn", "pool type iscsi-direct requires it", True),
+    ("rbd-without-name", dict(type="rbd", source={"hosts": [{"name": "mon1"}]}),
+     "source.name", "pool type rbd requires it", True),
+    ("rbd-without-hosts", dict(type="rbd", source={"name": "rbd"}), "source.hosts", "requires it", True),
+    ("scsi-without-adapter", dict(type="scsi", target={"path": "/dev/disk/by-path"}),
+     "source.adapter", "pool type scsi requires it", True),
+    ("disk-without-devices", dict(type="disk", source={"format": "gpt"}, target={"path": "/dev"}, build=False),
+     "source.devices", "pool type disk requires it", True),
+    ("gluster-without-hosts", dict(type="gluster", source={"name": "gv0"}), "source.hosts", "requires it", True),
+    ("dir-without-target", dict(type="dir"), "target.path", "pool type dir requires it", True),
+    ("new-pool-without-type", dict(target={"path": "/srv/never"}), "type", "required to define pool", True),
+    # fields a type does not take
+    ("dir-with-hosts", _dir(source={"hosts": [{"name": "nfs"}]}), "source.hosts",
+     "pool type dir does not take it", True),
+    ("rbd-with-target", _rbd(target={"path": "/srv/never"}), "target", "has no target", True),
+    ("iscsi-direct-with-target", dict(type="iscsi-direct", source={
+        "hosts": [{"name": "san"}], "devices": [{"path": "iqn.2024-01.com.example:t"}],
+        "initiator_iqn": "iqn.2024-01.com.example:i"}, target={"path": "/dev"}), "target", "has no target", True),
+    ("fs-with-config-options", _fs(config_options={"a": "1"}), "config_options",
+     "pool type fs does not take it", True),
+    ("dir-with-mount-options", _dir(mount_options=["ro"]), "mount_options", "pool type dir does not take it", True),
+    ("rbd-with-cow", _rbd(cow=True), "cow", "pool type rbd does not take it", True),
+    ("dir-with-refresh", _dir(refresh_volume_allocation="capacity"), "refresh_volume_allocation",
+     "does not take it", True),
+    ("iscsi-with-adapter", _iscsi(adapter={"type": "scsi_host", "name": "host0"}), "source.adapter",
+     "pool type iscsi does not take it", True),
+    ("netfs-with-auth", _netfs(auth=CHAP), "source.auth", "pool type netfs does not take it", True),
+    ("part-separator-on-fs", _fs(source={"devices": [{"path": "/dev/virtops-never", "part_separator": True}]}),
+     "source.devices.part_separator", "only disk pools take it", True),
+    # counts
+    ("netfs-two-hosts", _netfs(hosts=[{"name": "a"}, {"name": "b"}]), "source.hosts",
+     "takes at most 1, got 2", True),
+    ("iscsi-two-devices", _iscsi(devices=[{"path": "iqn.2024-01.com.example:a"},
+                                          {"path": "iqn.2024-01.com.example:b"}]),
+     "source.devices", "takes at most 1, got 2", True),
+    ("fs-two-devices", _fs(source={"devices": [{"path": "/dev/a"}, {"path": "/dev/b"}]}), "source.devices",
+     "takes at most 1, got 2", True),
+    # formats
+    ("fs-format-ntfs", _fs(source={"devices": [{"path": "/dev/a"}], "format": "ntfs"}), "source.format",
+     "'ntfs' is not valid for pool type fs", True),
+    ("disk-format-ext4", dict(type="disk", source={"devices": [{"path": "/dev/a"}], "format": "ext4"},
+                              target={"path": "/dev"}, build=False),
+     "source.format", "'ext4' is not valid for pool type disk", True),
+    ("netfs-format-smb", _netfs(format="smb"), "source.format", "'smb' is not valid for pool type netfs", True),
+    ("netfs-protocol-with-cifs", _netfs(format="cifs", protocol_version="3"), "source.protocol_version",
+     "not cifs", True),
+    ("netfs-protocol-word", _netfs(format="nfs", protocol_version="four"), "source.protocol_version",
+     "not an NFS protocol version", True),
+    # auth
+    ("auth-ceph-on-iscsi", _iscsi(auth={"type": "ceph", "username": "u", "secret": {"usage": "s"}}),
+     "source.auth.type", "'ceph' is not valid for pool type iscsi", True),
+    ("auth-chap-on-rbd", _rbd(source={"hosts": [{"name": "m"}], "name": "r", "auth": CHAP}),
+     "source.auth.type", "'chap' is not valid for pool type rbd", True),
+    ("auth-uuid-and-usage", _iscsi(auth={"type": "chap", "username": "u", "secret": {"uuid": UUID, "usage": "s"}}),
+     "secret", "mutually exclusive: uuid|usage", False),
+    ("auth-secret-not-uuid", _iscsi(auth={"type": "chap", "username": "u", "secret": {"uuid": "not-a-uuid"}}),
+     "source.auth.secret.uuid", "is not a UUID", True),
+    ("auth-without-username", _iscsi(auth={"type": "chap", "username": "", "secret": {"usage": "s"}}),
+     "source.auth.username", "needs a username", True),
+    # hosts and devices
+    ("port-0", _netfs(hosts=[{"name": "nfs", "port": 0}]), "source.hosts.port", "is not a TCP port", True),
+    ("port-70000", _iscsi(hosts=[{"name": "san", "port": 70000}]), "source.hosts.port", "is not a TCP port", True),
+    ("port-negative", _rbd(source={"hosts": [{"name": "a"}, {"name": "b", "port": -6789}], "name": "r"}),
+     "source.hosts.port", "is not a TCP port", True),
+    ("host-name-empty", _iscsi(hosts=[{"name": ""}]), "source.hosts.name", "cannot be empty", True),
+    ("device-path-empty", _iscsi(devices=[{"path": ""}]), "source.devices.path", "cannot be empty", True),
+    # adapters
+    ("fc-host-without-wwn", _scsi(type="fc_host", parent="scsi_host3"), "source.adapter.wwnn", "requires it", True),
+    ("fc-host-malformed-wwpn", _scsi(type="fc_host", wwnn=WWNN, wwpn="10:00:00:00:c9:83:1b:4b"),
+     "source.adapter.wwpn", "is not a WWN", True),
+    ("scsi-host-with-wwnn", _scsi(type="scsi_host", name="host0", wwnn=WWNN), "source.adapter.wwnn",
+     "a scsi_host adapter does not take it", True),
+    ("scsi-host-without-name", _scsi(type="scsi_host"), "source.adapter", "requires name or parent_address", True),
+    ("adapter-without-type-with-wwn", _scsi(wwnn=WWNN, wwpn=WWPN), "source.adapter.type", "fc_host", True),
+    ("parent-address-function-8", _scsi(type="scsi_host", parent_address={"unique_id": 1, "slot": 1,
+                                                                          "function": 8}),
+     "source.adapter.parent_address.function", "out of range", True),
+    # target
+    ("relative-target-path", _dir(target={"path": "relative/images"}), "target.path",
+     "is not an absolute path", True),
+    ("mode-rwx", _dir(target={"path": "/srv/never", "permissions": {"mode": "rwx"}}), "target.permissions.mode",
+     "is not an octal mode", True),
+    ("mode-too-large", _dir(target={"path": "/srv/never", "permissions": {"mode": "17777"}}),
+     "target.permissions.mode", "larger than 07777", True),
+    ("mode-boolean", _dir(target={"path": "/srv/never", "permissions": {"mode": True}}),
+     "target.permissions.mode", "boolean", True),
+    ("owner-negative", _dir(target={"path": "/srv/never", "permissions": {"owner": -5}}),
+     "target.permissions.owner", "is not a numeric id", True),
+    # pool-level options
+    ("config-options-nested", _rbd(config_options={"rados": {"timeout": 20}}), "config_options",
+     "must be a string or a number", True),
+    ("mount-option-empty", _fs(mount_options=["noatime", ""]), "mount_options", "cannot be empty", True),
+    # names, options and values AnsibleModule refuses
+    ("name-with-slash", _dir(name="NAME/sub"), "name", "cannot contain '/'", True),
+    ("name-empty", _dir(name=""), "name", "cannot be empty", True),
+    ("unknown-option", _dir(bogus_option=1), "bogus_option", "Unsupported parameters", False),
+    ("unknown-source-option", _dir(source={"colour": "blue"}), "colour", "Unsupported parameters", False),
+    ("unknown-type-value", dict(type="sheepdog", source={"hosts": [{"name": "s"}]}), "type",
+     "value of type must be one of", False),
+    ("unknown-state-value", _dir(state="running"), "state", "value of state must be one of", False),
+    ("missing-name-and-xml", dict(name=None, type="dir", target={"path": "/srv/never"}), "name, xml",
+     "one of the following is required", False),
+    ("xml-and-type", dict(xml=_xml("dir", "NAME", "<target><path>/srv/never</path></target>"), type="dir"),
+     "xml|type", "mutually exclusive", False),
+    ("xml-and-source", dict(xml=_xml("dir", "NAME"), source={"name": "x"}), "xml|source", "mutually exclusive",
+     False),
+    # raw XML
+    ("xml-malformed", dict(name=None, xml="<pool type='dir'><name>NAME</name><target>"), "xml",
+     "not well-formed XML", True),
+    ("xml-unknown-type", dict(name=None, xml=_xml("sheepdog", "NAME")), "xml", "unknown pool type 'sheepdog'", True),
+    ("xml-not-a-pool", dict(name=None, xml="<volume><name>NAME</name></volume>"), "xml", "expected <pool>", True),
+    ("xml-without-name", dict(name=None, xml="<pool type='dir'><target><path>/srv/never</path></target></pool>"),
+     "xml", "no <name>", True),
+    ("xml-bad-uuid", dict(name=None, xml=_xml("dir", "NAME", "<uuid>1234</uuid><target><path>/srv/never</path>"
+                                                             "</target>")), "xml", "is not a UUID", True),
+    ("xml-field-not-taken", dict(name=None, xml=_xml("dir", "NAME", "<source><host name='h'/></source>"
+                                                                    "<target><path>/srv/never</path></target>")),
+     "xml", "pool type dir does not take it", True),
+    ("xml-missing-target", dict(name=None, xml=_xml("dir", "NAME")), "xml", "pool type dir requires it", True),
+    ("xml-name-differs", dict(xml=_xml("dir", "NAME-other", "<target><path>/srv/never</path></target>")), "name",
+     "differs from the <name>", True),
+    ("xml-unsupported-type", dict(name=None, xml=_xml("vstorage", "NAME", "<source><name>c</name></source>"
+                                                                          "<target><path>/srv/never</path></target>")),
+     "type", "vstorage is not supported by the libvirt daemon", True),
+    # connection
+    ("uri-unknown-scheme", _dir(uri="bogus:///system"), "uri", "cannot connect to libvirt", True),
+    ("uri-empty", _dir(uri=""), "uri", "must not be empty", True),
+    # flags
+    ("delete-volumes-without-delete-storage", dict(state="absent", delete_volumes=True), "delete_volumes",
+     "only applies with delete_storage", True),
+    ("delete-storage-with-state-present", _dir(delete_storage=True), "delete_storage",
+     "only applies with state: absent", True),
+    ("delete-storage-with-state-active", _dir(state="active", delete_storage=True, delete_volumes=True),
+     "delete_storage", "only applies with state: absent", True),
+    # a type the daemon lacks
+    ("unsupported-type-vstorage", dict(type="vstorage", source={"name": "cluster1"},
+                                       target={"path": "/srv/never"}),
+     "type", "pool type vstorage is not supported by the libvirt daemon", True),
+]
+
+
+def _substitute(value, name):
+    if isinstance(value, str):
+        return value.replace("NAME", name)
+    if isinstance(value, dict):
+        return dict((k, _substitute(v, name)) for k, v in value.items())
+    if isinstance(value, list):
+        return [_substitute(v, name) for v in value]
+    return value
+
+
+def test_enough_cases():
+    assert len(CASES) >= 35
+    assert len(set(c[0] for c in CASES)) == len(CASES)
+
+
+@pytest.mark.parametrize("args, param, fragment, ours", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input(args, param, fragment, ours, prefix, pools):
+    name = prefix + "bad"
+    pools.append(name)
+    args = _substitute(dict({"name": "NAME"}, **args), name)
+    if args.get("name") is None:
+        del args["name"]
+    assert pools_named(prefix) == []
+    result = run_module("storage_pool", args)
+    assert_refused(result, param, fragment, ours)
+    assert not pool_exists(name)
+    assert pools_named(prefix) == []  # nothing else either (a name from the xml, a slash name)
+
+
+def test_unreachable_uri_fails_fast(prefix, pools):
+    name = prefix + "uri"
+    pools.append(name)
+    started = time.monotonic()
+    result = run_module("storage_pool", {"name": name, "type": "dir", "target": {"path": "/srv/never"},
+                                         "uri": "qemu+tcp://127.0.0.1:1/system"})
+    elapsed = time.monotonic() - started
+    assert_refused(result, "uri", "qemu+tcp://127.0.0.1:1/system")
+    assert "cannot connect to libvirt" in result["msg"]
+    assert elapsed < 10, elapsed
+    assert not pool_exists(name)
+
+
+# ---------------------------------------------------------------- cases that need a pool or a device
+
+def test_type_change_of_existing_pool(prefix, pools, workdir):
+    name = prefix + "retype"
+    pools.append(name)
+    path = os.path.join(workdir, "retype")
+    result = run_module("storage_pool", {"name": name, "type": "dir", "target": {"path": path}})
+    assert not result.get("failed") and result["changed"] is True, result
+    uuid_before = virsh("pool-uuid", name).strip()
+
+    result = run_module("storage_pool", {"name": name, "type": "netfs", "target": {"path": path},
+                                         "source": {"hosts": [{"name": "nfs.example.com"}], "dir": "/export"}})
+    assert_refused(result, "type", "exists with type dir")
+    assert "remove it (state: absent) first" in result["msg"]
+    assert pool_exists(name)
+    assert "<pool type='dir'>" in virsh("pool-dumpxml", "--inactive", name)
+    assert virsh("pool-uuid", name).strip() == uuid_before
+
+    result = run_module("storage_pool", {"name": name, "state": "absent"})
+    assert result["changed"] is True and not pool_exists(name)
+
+
+def test_delete_storage_of_a_type_that_cannot_delete(prefix, pools):
+    name = prefix + "iscsi"
+    pools.append(name)
+    iqn = "iqn.2024-01.com.example.virtops:%s" % uuid.uuid4().hex[:8]
+    result = run_module("storage_pool", dict(_iscsi(devices=[{"path": iqn}]), name=name))
+    assert not result.get("failed") and result["changed"] is True, result
+    xml_before = virsh("pool-dumpxml", "--inactive", name)
+
+    result = run_module("storage_pool", {"name": name, "state": "absent", "delete_storage": True})
+    assert_refused(result, "delete_storage", "pool type iscsi cannot delete its underlying storage")
+    assert pool_exists(name)  # refused before anything: still defined, unchanged, not started
+    assert virsh("pool-dumpxml", "--inactive", name) == xml_before
+    assert pool_info(name)["State"] == "inactive"
+
+    result = run_module("storage_pool", {"name": name, "state": "absent"})
+    assert result["changed"] is True and not pool_exists(name)
+
+
+def test_fs_pool_on_missing_device(prefix, pools, workdir):
+    name = prefix + "nodev"
+    pools.append(name)
+    device = "/dev/disk/by-id/virtops-missing-%s" % uuid.uuid4().hex[:8]
+    result = run_module("storage_pool", {"name": name, "type": "fs", "state": "active",
+                                         "source": {"devices": [{"path": device}], "format": "ext4"},
+                                         "target": {"path": os.path.join(workdir, "mnt")}})
+    assert_refused(result, "source.devices", "device %s does not exist on the host" % device)
+    assert not pool_exists(name)
+    assert not os.path.exists(os.path.join(workdir, "mnt"))
+
+
+@pytest.fixture
+def blank_loop_device():
+    """A small blank loop device (sparse image), detached and removed afterwards."""
+    folder = tempfile.mkdtemp(prefix="virtops-bad-")
+    image = os.path.join(folder, "blank.img")
+    subprocess.run(["truncate", "-s", "16M", image], check=True)
+    device = subprocess.run(["losetup", "-f", "--show", image], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert device.startswith("/dev/loop"), device
+    try:
+        yield device
+    finally:
+        subprocess.run(["losetup", "-d", device], check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _blkid(device):
+    proc = subprocess.run(["blkid", "-p", "-o", "export", device], capture_output=True, text=True, check=False)
+    assert proc.returncode in (0, 2), proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.parametrize("state", ["present", "active"])
+def test_fs_pool_on_blank_device_with_format_auto(state, prefix, pools, workdir, blank_loop_device):
+    name = prefix + "blank"
+    pools.append(name)
+    assert _blkid(blank_loop_device) == ""  # blank before
+    result = run_module("storage_pool", {"name": name, "type": "fs", "state": state,
+                                         "source": {"devices": [{"path": blank_loop_device}], "format": "auto"},
+                                         "target": {"path": os.path.join(workdir, "mnt")}})
+    assert_refused(result, "source.format", "device %s is blank" % blank_loop_device)
+    assert not pool_exists(name)
+    assert _blkid(blank_loop_device) == ""  # and still blank: nothing was formatted
+    with open("/proc/mounts") as handle:
+        assert blank_loop_device not in handle.read()
+
+
+def test_uri_names_the_daemon_it_checked(prefix, pools):
+    """The unsupported-type message names the daemon's uri (the default, qemu:///system)."""
+    name = prefix + "vz"
+    pools.append(name)
+    result = run_module("storage_pool", {"name": name, "type": "vstorage", "source": {"name": "c"},
+                                         "target": {"path": "/srv/never"}})
+    assert_refused(result, "type", "at %s" % URI)
+    assert not pool_exists(name)
