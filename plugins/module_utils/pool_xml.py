@@ -49,6 +49,14 @@ _ADAPTER_ATTRS = (
     ("parent_fabric_wwn", "parent_fabric_wwn"), ("wwnn", "wwnn"), ("wwpn", "wwpn"),
 )
 _PCI_ADDRESS_ATTRS = ("domain", "bus", "slot", "function")
+# source fields held in one attribute of one element: spec key, element path, attribute
+_SOURCE_ATTRIBUTES = (
+    ("dir", "dir", "path"), ("initiator_iqn", "initiator/iqn", "name"), ("format", "format", "type"),
+    ("protocol_version", "protocol", "ver"), ("vendor", "vendor", "name"), ("product", "product", "name"),
+)
+# the order libvirt writes <source> children in (virStoragePoolSourceFormat)
+_SOURCE_ORDER = ("hosts", "devices", "dir", "adapter", "name", "initiator_iqn", "format",
+                 "protocol_version", "auth", "vendor", "product")
 _PCI_ADDRESS_FORMATS = {"domain": "0x%04x", "bus": "0x%02x", "slot": "0x%02x", "function": "0x%x"}
 
 
@@ -168,19 +176,14 @@ def _parse_source(source):
                                                  "source/device/@part_separator")
         devices.append(entry)
     spec["devices"] = devices
-    directory = source.find("dir")
-    if directory is not None:
-        spec["dir"] = directory.get("path")
+    for key, path, attr in _SOURCE_ATTRIBUTES:
+        node = source.find(path)
+        if node is not None:
+            spec[key] = node.get(attr)
     adapter = source.find("adapter")
     if adapter is not None:
         spec["adapter"] = _parse_adapter(adapter)
     spec["name"] = _text(source, "name")
-    fmt = source.find("format")
-    if fmt is not None:
-        spec["format"] = fmt.get("type")
-    protocol = source.find("protocol")
-    if protocol is not None:
-        spec["protocol_version"] = protocol.get("ver")
     auth = source.find("auth")
     if auth is not None:
         secret = auth.find("secret")
@@ -189,15 +192,6 @@ def _parse_source(source):
             "secret_uuid": secret.get("uuid") if secret is not None else None,
             "secret_usage": secret.get("usage") if secret is not None else None,
         })
-    iqn = source.find("initiator/iqn")
-    if iqn is not None:
-        spec["initiator_iqn"] = iqn.get("name")
-    vendor = source.find("vendor")
-    if vendor is not None:
-        spec["vendor"] = vendor.get("name")
-    product = source.find("product")
-    if product is not None:
-        spec["product"] = product.get("name")
     return _drop_none(spec)
 
 
@@ -330,39 +324,37 @@ def build_pool_element(spec):
 
 
 def _build_source(element, source):
-    for host in source.get("hosts") or []:
-        node = etree.SubElement(element, "host", name=host["name"])
-        if host.get("port") is not None:
-            node.set("port", str(host["port"]))
-    for device in source.get("devices") or []:
-        node = etree.SubElement(element, "device", path=device["path"])
-        if device.get("part_separator") is not None:
-            node.set("part_separator", _yes_no(device["part_separator"]))
-    if source.get("dir"):
-        etree.SubElement(element, "dir", path=source["dir"])
-    if source.get("adapter"):
-        _build_adapter(etree.SubElement(element, "adapter"), source["adapter"])
-    if source.get("name"):
-        etree.SubElement(element, "name").text = source["name"]
-    if source.get("initiator_iqn"):
-        initiator = etree.SubElement(element, "initiator")
-        etree.SubElement(initiator, "iqn", name=source["initiator_iqn"])
-    if source.get("format"):
-        etree.SubElement(element, "format", type=source["format"])
-    if source.get("protocol_version"):
-        etree.SubElement(element, "protocol", ver=str(source["protocol_version"]))
-    if source.get("auth"):
-        auth = source["auth"]
-        node = etree.SubElement(element, "auth", type=auth["type"], username=auth["username"])
-        secret = etree.SubElement(node, "secret")
-        if auth.get("secret_uuid"):
-            secret.set("uuid", auth["secret_uuid"])
-        if auth.get("secret_usage"):
-            secret.set("usage", auth["secret_usage"])
-    if source.get("vendor"):
-        etree.SubElement(element, "vendor", name=source["vendor"])
-    if source.get("product"):
-        etree.SubElement(element, "product", name=source["product"])
+    simple = dict((key, (path, attr)) for key, path, attr in _SOURCE_ATTRIBUTES)
+    for key in _SOURCE_ORDER:
+        value = source.get(key)
+        if not value:
+            continue
+        if key in simple:
+            path, attr = simple[key]
+            parent = element
+            for tag in path.split("/"):
+                parent = etree.SubElement(parent, tag)
+            parent.set(attr, str(value))
+        elif key == "hosts":
+            for host in value:
+                node = etree.SubElement(element, "host", name=host["name"])
+                if host.get("port") is not None:
+                    node.set("port", str(host["port"]))
+        elif key == "devices":
+            for device in value:
+                node = etree.SubElement(element, "device", path=device["path"])
+                if device.get("part_separator") is not None:
+                    node.set("part_separator", _yes_no(device["part_separator"]))
+        elif key == "adapter":
+            _build_adapter(etree.SubElement(element, "adapter"), value)
+        elif key == "name":
+            etree.SubElement(element, "name").text = value
+        elif key == "auth":
+            node = etree.SubElement(element, "auth", type=value["type"], username=value["username"])
+            secret = etree.SubElement(node, "secret")
+            for field in ("uuid", "usage"):
+                if value.get("secret_" + field):
+                    secret.set(field, value["secret_" + field])
 
 
 def _build_adapter(element, adapter):
