@@ -463,8 +463,8 @@ def maximal(name):
     for option in row.extras:
         spec[option] = copy.deepcopy(EXTRAS[option])
     if row.target != "none":
-        spec["target"] = {"path": "/srv/p", "permissions": {"mode": "0755", "owner": 0, "group": 0,
-                                                           "label": "system_u:object_r:virt_image_t:s0"}}
+        permissions = {"mode": "0755", "owner": 0, "group": 0, "label": "system_u:object_r:virt_image_t:s0"}
+        spec["target"] = {"path": "/srv/p", "permissions": permissions}
     if not source:
         del spec["source"]
     return spec
