@@ -83,7 +83,7 @@ class Converger:
         self.warnings = []
 
     def read_current(self):
-        """Return the current state as a comparable dict, or None when absent."""
+        """Return the current state as a comparable dict, or None when absent (after read_desired)."""
         raise NotImplementedError
 
     def read_desired(self):
@@ -104,8 +104,9 @@ class Converger:
 
     def run(self):
         """Converge and return the module result."""
-        current = self.read_current()
+        # desired first: bad input fails before libvirt is asked anything
         desired = self.read_desired()
+        current = self.read_current()
         actions = self.plan(current, desired)
         done = []
         if not self.module.check_mode:

@@ -50,17 +50,17 @@ def pool_facts(pool):
     }
 
 
-def volume_summary(pool):
-    """Return (volume count, overcommit ratio) of an active pool; (None, None) when inactive.
+def volume_summary(pool, facts):
+    """Return (volume count, overcommit ratio) of a pool from its ``pool_facts``; (None, None) when inactive.
 
     The ratio is the sum of the volumes' capacities over the pool's capacity:
     above 1.0 the pool is thinly provisioned beyond what it can hold.
     """
-    if not call("reading pool %s state" % pool.name(), pool.isActive):
+    if not facts["active"]:
         return None, None
-    volumes = call("listing volumes of pool %s" % pool.name(), pool.listAllVolumes, 0)
+    volumes = call("listing volumes of pool %s" % facts["name"], pool.listAllVolumes, 0)
     total = sum(call("reading volume %s" % v.name(), v.info)[1] for v in volumes)
-    capacity = call("reading pool %s" % pool.name(), pool.info)[1]
+    capacity = facts["capacity"]
     return len(volumes), (round(float(total) / capacity, 4) if capacity else None)
 
 
@@ -164,8 +164,6 @@ class PoolConverger(Converger):
         return {"spec": spec, "state": self.params["state"], "autostart": self.params.get("autostart")}
 
     def read_current(self):
-        if self.name is None:  # with xml, the name comes from the XML
-            self.name = spec_from_params(self.params)["name"]
         self.pool = self.connection.lookup_pool(self.name)
         if self.pool is None:
             return None
@@ -231,7 +229,7 @@ class PoolConverger(Converger):
                 "pool %s is active and still uses its old definition (%s changed); the new one takes effect "
                 "when the pool restarts: set restart: true to restart it now (a fs/netfs pool is unmounted "
                 "under running guests)" % (self.name, ", ".join(stale)))
-        if restart or (active and changed_fields and desired["state"] == "inactive"):
+        if restart:
             actions.append(Action("stop pool %s" % self.name, self._stop))
             active = False
 
@@ -366,5 +364,5 @@ class PoolInfoReader:
     @staticmethod
     def _facts(pool):
         facts = pool_facts(pool)
-        facts["volume_count"], facts["overcommit_ratio"] = volume_summary(pool)
+        facts["volume_count"], facts["overcommit_ratio"] = volume_summary(pool, facts)
         return facts

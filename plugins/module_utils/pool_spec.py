@@ -61,8 +61,6 @@ def spec_from_params(params):
     if auth and "secret" in auth:
         secret = auth.pop("secret")
         auth.update(dict(("secret_" + k, v) for k, v in secret.items()))
-        if auth.get("secret_uuid"):
-            auth["secret_uuid"] = _canonical_uuid(auth["secret_uuid"], "source.auth.secret.uuid")
     if source:
         spec["source"] = source
     target = _clean(params.get("target") or {})
@@ -82,6 +80,7 @@ def spec_from_params(params):
         # one and clears a pool's 'capacity' (the XML parser reads allocation='default' as unset)
         spec["refresh_volume_allocation"] = None
     _normalise_mode(spec)
+    _canonical_uuids(spec, "source.auth.secret.uuid")  # the options hold no pool uuid
     return normalize_pool_spec(spec)
 
 
@@ -100,6 +99,15 @@ def _canonical_uuid(value, param):
         raise ParameterError(param, "'%s' is not a UUID" % value)
     digits = digits.lower()
     return "-".join((digits[:8], digits[8:12], digits[12:16], digits[16:20], digits[20:]))
+
+
+def _canonical_uuids(spec, param):
+    """Spell the pool's and the auth secret's uuids as libvirt prints them, so they compare equal."""
+    if spec.get("uuid"):
+        spec["uuid"] = _canonical_uuid(spec["uuid"], param)
+    auth = spec.get("source", {}).get("auth", {})
+    if auth.get("secret_uuid"):
+        auth["secret_uuid"] = _canonical_uuid(auth["secret_uuid"], param)
 
 
 def _config_options(options):
@@ -142,13 +150,7 @@ def _spec_from_xml(params):
         raise ParameterError("name", "'%s' differs from the <name> '%s' in xml" % (params["name"], spec["name"]))
     if spec["type"] not in POOL_TYPES:
         raise ParameterError("xml", "unknown pool type '%s' (known: %s)" % (spec["type"], ", ".join(POOL_TYPES)))
-    # The uuid of an existing pool is libvirt's; a uuid in the XML is compared like any field,
-    # so it is spelled as libvirt prints it.
-    if spec.get("uuid"):
-        spec["uuid"] = _canonical_uuid(spec["uuid"], "xml")
-    auth = spec.get("source", {}).get("auth", {})
-    if auth.get("secret_uuid"):
-        auth["secret_uuid"] = _canonical_uuid(auth["secret_uuid"], "xml")
+    _canonical_uuids(spec, "xml")
     return normalize_pool_spec(spec)
 
 
@@ -180,6 +182,9 @@ def validate_spec(spec, new, from_xml=False):
     for device in source.get("devices", []):
         if not (device.get("path") or "").strip():
             raise ParameterError(where or "source.devices.path", "a device path cannot be empty")
+        if device.get("part_separator") is not None and not row.part_separator:
+            raise ParameterError(where or "source.devices.part_separator", "only %s pools take it, not pool type %s" % (
+                "/".join(t.name for t in POOL_TYPES.values() if t.part_separator), row.name))
     if source.get("adapter"):
         _check_adapter(source["adapter"], new, where)
     auth = source.get("auth")
@@ -207,10 +212,6 @@ def validate_spec(spec, new, from_xml=False):
     for option in EXTRA_OPTIONS:
         if option in spec and not takes(row, option):
             raise ParameterError(where or option, "pool type %s does not take it" % row.name)
-    for device in source.get("devices", []):
-        if device.get("part_separator") is not None and not row.build_probe == "label":
-            raise ParameterError(where or "source.devices.part_separator",
-                                 "only disk pools take it, not pool type %s" % row.name)
 
 
 def _check_counts(row, source, where):

@@ -70,6 +70,7 @@ PoolType = namedtuple("PoolType", [
     "named_by_source",   # source <name> defaults to the pool name (and the pool name to it)
     "default_source_dir",   # source <dir> libvirt fills in when missing
     "default_target_path",  # target path libvirt derives ('%s' is the source name)
+    "part_separator",    # its <device> takes part_separator (partition names of the device)
 ])
 
 _FILE_OPS = frozenset(["build", "delete", "volume_create", "volume_delete", "volume_resize",
@@ -80,12 +81,12 @@ _LUN_OPS = frozenset(["volume_wipe", "volume_upload", "volume_download"])
 def _type(name, required=(), optional=(), max_hosts=0, max_devices=0, source_formats=(),
           target="required", extras=(), auth_types=(), operations=frozenset(), build_probe=None,
           volume_formats=(), disk_type="block", disk_protocol=None, volume_disk=True, named_by_source=False, default_source_dir=None,
-          default_target_path=None):
+          default_target_path=None, part_separator=False):
     return PoolType(name, tuple(required), tuple(optional), max_hosts, max_devices,
                     tuple(source_formats), target, tuple(extras), tuple(auth_types),
                     frozenset(operations), build_probe, tuple(volume_formats), disk_type,
                     disk_protocol, volume_disk, named_by_source,
-                    default_source_dir, default_target_path)
+                    default_source_dir, default_target_path, part_separator)
 
 
 POOL_TYPES = dict((t.name, t) for t in (
@@ -106,7 +107,7 @@ POOL_TYPES = dict((t.name, t) for t in (
           source_formats=DISK_SOURCE_FORMATS, operations=[
               "build", "delete", "volume_create", "volume_delete", "volume_wipe", "volume_upload",
               "volume_download"],
-          build_probe="label", volume_formats=PARTITION_VOLUME_FORMATS),
+          build_probe="label", volume_formats=PARTITION_VOLUME_FORMATS, part_separator=True),
     _type("iscsi", required=("hosts", "devices"), optional=("auth", "initiator_iqn", "vendor", "product"),
           max_hosts=1, max_devices=1, auth_types=("chap",), operations=_LUN_OPS),
     _type("iscsi-direct", required=("hosts", "devices", "initiator_iqn"), optional=("auth",),

@@ -242,18 +242,16 @@ def sanitize_path(path):
 
 
 def normalize_pool_spec(spec):
-    """Return a copy of ``spec`` with values spelled as libvirt stores them (paths, modes).
+    """Return a copy of ``spec`` with its target path spelled as libvirt stores it.
 
     Applied to the user's desired spec so that '/images/' does not differ
-    from the '/images' libvirt reports.
+    from the '/images' libvirt reports. (Modes are normalised where they are
+    read: by the parser and by the parameter validation.)
     """
     spec = copy.deepcopy(spec)
     target = spec.get("target") or {}
     if target.get("path"):
         target["path"] = sanitize_path(target["path"])
-    perms = target.get("permissions") or {}
-    if perms.get("mode") is not None:
-        perms["mode"] = normalize_mode(perms["mode"])
     return spec
 
 

@@ -74,24 +74,18 @@ def six_steps(module, args, verify_before, verify_after):
 
     Returns the result of the first real run.
     """
-    first_check = run_module(module, args, check=True)
-    assert not first_check.get("failed"), first_check
-    assert first_check["changed"] is True, first_check
-    verify_before()
-    real = run_module(module, args)
-    assert not real.get("failed"), real
-    assert real["changed"] is True, real
+    def step(check, changed, verify):
+        result = run_module(module, args, check=check)
+        assert not result.get("failed"), result
+        assert result["changed"] is changed, result
+        verify()
+        return result
+
+    first_check = step(True, True, verify_before)
+    real = step(False, True, verify_after)
     assert real["actions"] == first_check["actions"], (real["actions"], first_check["actions"])
-    verify_after()
-    again_check = run_module(module, args, check=True)
-    assert not again_check.get("failed"), again_check
-    assert again_check["changed"] is False, again_check
-    verify_after()
-    again = run_module(module, args)
-    assert not again.get("failed"), again
-    assert again["changed"] is False, again
-    assert again["actions"] == []
-    verify_after()
+    step(True, False, verify_after)
+    assert step(False, False, verify_after)["actions"] == []
     return real
 
 
