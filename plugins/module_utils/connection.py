@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import traceback
 
+from urllib.parse import urlparse
+
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
@@ -91,6 +93,10 @@ class Connection:
             except libvirt.libvirtError:
                 pass  # closing a dead connection has nothing left to clean up
             self._conn = None
+
+    def is_local(self):
+        """True when the daemon runs on this host (no host in the uri): the module can act on its paths."""
+        return not urlparse(self.uri or "").hostname
 
     def lookup_pool(self, name):
         """Return the ``virStoragePool`` called ``name``, or None when there is none."""

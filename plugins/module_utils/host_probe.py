@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: virtops.storage contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Read-only probes of the hypervisor host, to decide whether a pool needs building.
+"""Read-only probes of the hypervisor host: does a pool need building, does a volume hold data.
 
 The module runs on the hypervisor, so these look at the devices and paths the
 local libvirtd will use. They never change anything: ``stat``, ``blkid -p``
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import stat
+
+_CHUNK = 1024 * 1024
 
 
 class HostProbe:
@@ -61,3 +63,29 @@ class HostProbe:
         if rc != 0:
             return []
         return [line.split()[0] for line in out.splitlines() if line.endswith(" part")]
+
+    def holds_only_zeros(self, path):
+        """True when the file or block device at ``path`` reads as zeros only (holes are skipped unread).
+
+        Returns None when the host cannot read it (not a local path).
+        """
+        if not path or not path.startswith("/") or not os.path.exists(path):
+            return None
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            end = os.lseek(fd, 0, os.SEEK_END)
+            offset = 0
+            while offset < end:
+                try:
+                    offset = os.lseek(fd, offset, os.SEEK_DATA)
+                except OSError:
+                    return True  # only a hole is left
+                chunk = os.pread(fd, _CHUNK, offset)
+                if not chunk:
+                    return True
+                if chunk.count(0) != len(chunk):
+                    return False
+                offset += len(chunk)
+            return True
+        finally:
+            os.close(fd)

@@ -47,9 +47,16 @@ SOURCE_FIELDS = (
 
 # Backend operations (the virStorageBackend callbacks a type sets).
 OPERATIONS = (
-    "build", "delete", "volume_create", "volume_delete", "volume_resize",
+    "build", "delete", "volume_create", "volume_clone", "volume_delete", "volume_resize",
     "volume_wipe", "volume_upload", "volume_download",
 )
+# Volume options beyond name/capacity/format a pool type's volumes take (see VOLUME_OPTIONS_*).
+VOLUME_OPTIONS = ("allocation", "preallocation", "permissions", "qcow2", "nocow", "backing_store",
+                  "encryption")
+# Files created by qemu-img (the dir/fs/netfs/vstorage backends): every option.
+_FILE_VOLUME_OPTIONS = VOLUME_OPTIONS
+# The secret type a guest <disk> <auth> uses for a pool's source auth type.
+DISK_SECRET_TYPES = {"chap": "iscsi", "ceph": "ceph"}
 
 PoolType = namedtuple("PoolType", [
     "name",
@@ -71,64 +78,80 @@ PoolType = namedtuple("PoolType", [
     "default_source_dir",   # source <dir> libvirt fills in when missing
     "default_target_path",  # target path libvirt derives ('%s' is the source name)
     "part_separator",    # its <device> takes part_separator (partition names of the device)
+    "volume_options",    # VOLUME_OPTIONS its backend honours when creating a volume
+    "volume_default_format",  # the format libvirt gives a volume created without one (None: no format)
+    "volume_naming",     # None (free names), 'partition' (the next partition name) or 'lun' (read only)
+    "capacity_rounding",  # bytes a backend may round a requested capacity up by (alignment, extents)
 ])
 
-_FILE_OPS = frozenset(["build", "delete", "volume_create", "volume_delete", "volume_resize",
-                       "volume_wipe", "volume_upload", "volume_download"])
+_FILE_OPS = frozenset(["build", "delete", "volume_create", "volume_clone", "volume_delete",
+                       "volume_resize", "volume_wipe", "volume_upload", "volume_download"])
 _LUN_OPS = frozenset(["volume_wipe", "volume_upload", "volume_download"])
 
 
 def _type(name, required=(), optional=(), max_hosts=0, max_devices=0, source_formats=(),
           target="required", extras=(), auth_types=(), operations=frozenset(), build_probe=None,
           volume_formats=(), disk_type="block", disk_protocol=None, volume_disk=True, named_by_source=False, default_source_dir=None,
-          default_target_path=None, part_separator=False):
+          default_target_path=None, part_separator=False, volume_options=(), volume_default_format=None,
+          volume_naming=None, capacity_rounding=0):
     return PoolType(name, tuple(required), tuple(optional), max_hosts, max_devices,
                     tuple(source_formats), target, tuple(extras), tuple(auth_types),
                     frozenset(operations), build_probe, tuple(volume_formats), disk_type,
                     disk_protocol, volume_disk, named_by_source,
-                    default_source_dir, default_target_path, part_separator)
+                    default_source_dir, default_target_path, part_separator,
+                    tuple(volume_options), volume_default_format, volume_naming, capacity_rounding)
 
+
+_MIB = 1024 * 1024
+# what a file-backed pool's volumes share: qemu-img creates them, libvirt defaults them to raw,
+# and qemu-img rounds a capacity up to whole 512-byte sectors
+_FILE_VOLUMES = dict(volume_formats=FILE_VOLUME_FORMATS, disk_type="file", volume_options=_FILE_VOLUME_OPTIONS,
+                     volume_default_format="raw", capacity_rounding=512)
 
 POOL_TYPES = dict((t.name, t) for t in (
-    _type("dir", extras=("cow",), operations=_FILE_OPS, build_probe="directory",
-          volume_formats=FILE_VOLUME_FORMATS, disk_type="file"),
+    _type("dir", extras=("cow",), operations=_FILE_OPS, build_probe="directory", **_FILE_VOLUMES),
     _type("fs", required=("devices",), optional=("format",), max_devices=1,
           source_formats=FS_SOURCE_FORMATS, extras=("mount_options", "cow"), operations=_FILE_OPS,
-          build_probe="filesystem", volume_formats=FILE_VOLUME_FORMATS, disk_type="file"),
+          build_probe="filesystem", **_FILE_VOLUMES),
     _type("netfs", required=("hosts", "dir"), optional=("format", "protocol_version"), max_hosts=1,
           source_formats=NETFS_SOURCE_FORMATS, extras=("mount_options", "cow"), operations=_FILE_OPS,
-          build_probe="directory", volume_formats=FILE_VOLUME_FORMATS, disk_type="file"),
+          build_probe="directory", **_FILE_VOLUMES),
+    # LVs: thin allocation, snapshots as backing store, sizes rounded up to whole 4 MiB extents
     _type("logical", optional=("name", "devices", "format"), max_devices=64,
           source_formats=LOGICAL_SOURCE_FORMATS, target="optional", named_by_source=True,
           default_target_path="/dev/%s",
-          operations=["build", "delete", "volume_create", "volume_delete", "volume_wipe",
-                      "volume_upload", "volume_download"]),
+          operations=["build", "delete", "volume_create", "volume_clone", "volume_delete", "volume_wipe",
+                      "volume_upload", "volume_download"],
+          volume_options=("allocation", "backing_store"), capacity_rounding=4 * _MIB),
+    # partitions: libvirt names them after the device and aligns them (dos: to 8 MiB cylinders)
     _type("disk", required=("devices",), optional=("format",), max_devices=1,
           source_formats=DISK_SOURCE_FORMATS, operations=[
-              "build", "delete", "volume_create", "volume_delete", "volume_wipe", "volume_upload",
-              "volume_download"],
-          build_probe="label", volume_formats=PARTITION_VOLUME_FORMATS, part_separator=True),
+              "build", "delete", "volume_create", "volume_clone", "volume_delete", "volume_wipe",
+              "volume_upload", "volume_download"],
+          build_probe="label", volume_formats=PARTITION_VOLUME_FORMATS, part_separator=True,
+          volume_default_format="none", volume_naming="partition", capacity_rounding=8 * _MIB),
     _type("iscsi", required=("hosts", "devices"), optional=("auth", "initiator_iqn", "vendor", "product"),
-          max_hosts=1, max_devices=1, auth_types=("chap",), operations=_LUN_OPS),
+          max_hosts=1, max_devices=1, auth_types=("chap",), operations=_LUN_OPS, disk_protocol="iscsi",
+          volume_naming="lun"),
     _type("iscsi-direct", required=("hosts", "devices", "initiator_iqn"), optional=("auth",),
           max_hosts=1, max_devices=1, target="none", auth_types=("chap",),
-          operations=["volume_wipe"], disk_type="network", disk_protocol="iscsi"),
-    _type("scsi", required=("adapter",), operations=_LUN_OPS),
-    _type("mpath", operations=_LUN_OPS, volume_disk=False),
+          operations=["volume_wipe"], disk_type="network", disk_protocol="iscsi", volume_naming="lun"),
+    _type("scsi", required=("adapter",), operations=_LUN_OPS, volume_naming="lun"),
+    _type("mpath", operations=_LUN_OPS, volume_disk=False, volume_naming="lun"),
     _type("rbd", required=("hosts", "name"), optional=("auth",), max_hosts=64, target="none",
           extras=("config_options", "refresh_volume_allocation"), auth_types=("ceph",),
-          operations=["volume_create", "volume_delete", "volume_resize", "volume_wipe"],
+          operations=["volume_create", "volume_clone", "volume_delete", "volume_resize", "volume_wipe"],
           volume_formats=("raw",), disk_type="network", disk_protocol="rbd", volume_disk=False),
     _type("gluster", required=("hosts",), optional=("name", "dir"), max_hosts=1, target="none",
           named_by_source=True,
           operations=["volume_delete"], volume_formats=FILE_VOLUME_FORMATS, default_source_dir="/",
-          disk_type="network", disk_protocol="gluster", volume_disk=False),
+          disk_type="network", disk_protocol="gluster", volume_disk=False, volume_default_format="raw"),
+    # zvols: sizes rounded up to the volblocksize (16 KiB by default)
     _type("zfs", optional=("name", "devices"), max_devices=64, target="optional",
           named_by_source=True, default_target_path="/dev/zvol/%s",
           operations=["build", "delete", "volume_create", "volume_delete", "volume_upload",
-                      "volume_download"]),
-    _type("vstorage", optional=("name",), named_by_source=True, operations=_FILE_OPS,
-          volume_formats=FILE_VOLUME_FORMATS, disk_type="file"),
+                      "volume_download"], capacity_rounding=16 * 1024),
+    _type("vstorage", optional=("name",), named_by_source=True, operations=_FILE_OPS, **_FILE_VOLUMES),
 ))
 
 POOL_TYPE_NAMES = tuple(POOL_TYPES)

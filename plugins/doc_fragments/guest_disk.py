@@ -1,0 +1,85 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtops.storage contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The disk option of the volume modules. Keep in sync with DISK_OPTIONS_SPEC in plugins/module_utils/volume.py."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  disk:
+    description:
+      - How the returned guest C(<disk>) element (RV(volume.disk_xml)) is written. It is only returned, never
+        attached to a guest by this module.
+      - The source follows the pool type. Volumes of dir, fs, netfs and vstorage pools become
+        C(type='file') disks with the volume's real format as driver type. Volumes of logical, disk,
+        scsi, mpath, zfs and iscsi pools become C(type='block') raw disks with C(cache='none') and
+        C(io='native') unless O(disk.cache) or O(disk.io) say otherwise. Volumes of rbd, gluster and
+        iscsi-direct pools become C(type='network') disks with the pool's hosts, the image name
+        (rbd C(pool/image), gluster C(volume/dir/image), iscsi C(iqn/lun)) and an C(<auth>) with a
+        C(ceph) or C(iscsi) secret taken from the pool's auth.
+    type: dict
+    suboptions:
+      bus:
+        description: Guest bus of the disk.
+        type: str
+        choices: [virtio, scsi, sata, ide, usb]
+        default: virtio
+      dev:
+        description:
+          - Target device name in the guest.
+          - Defaults to the second device of the bus (V(vdb), V(sdb) or V(hdb)).
+        type: str
+      device:
+        description:
+          - What the guest sees. V(lun) passes SCSI commands through and needs O(disk.bus=scsi) and a
+            block or iSCSI volume.
+        type: str
+        choices: [disk, cdrom, lun]
+        default: disk
+      source:
+        description:
+          - V(concrete) writes the volume's file, device or network source. V(volume) writes a
+            C(type='volume') disk (C(<source pool= volume=>)) that libvirt resolves when the guest starts;
+            libvirt refuses it for rbd, gluster and mpath pools, so it is refused there.
+        type: str
+        choices: [concrete, volume]
+        default: concrete
+      mode:
+        description:
+          - iscsi pools only. V(host) uses the LUN's block device on the host, V(direct) lets QEMU's own
+            iSCSI initiator reach the target (a C(type='network') disk with the pool's host and auth).
+        type: str
+        choices: [host, direct]
+      cache:
+        description: Driver cache mode. Block disks default to V(none).
+        type: str
+        choices: [default, none, writethrough, writeback, directsync, unsafe]
+      io:
+        description:
+          - Driver I/O mode. Block disks default to V(native) when the cache mode is V(none) or
+            V(directsync) (QEMU needs one of them for native AIO).
+        type: str
+        choices: [native, threads, io_uring]
+      discard:
+        description: Whether discard requests reach the volume.
+        type: str
+        choices: [ignore, unmap]
+      detect_zeroes:
+        description: Whether QEMU turns writes of zeros into zero-writes or discards.
+        type: str
+        choices: ['off', 'on', unmap]
+      readonly:
+        description: Read-only disk.
+        type: bool
+        default: false
+      shareable:
+        description: Disk shared between guests (no locking by QEMU's image locks).
+        type: bool
+        default: false
+      serial:
+        description: Serial number the guest sees.
+        type: str
+"""

@@ -1,0 +1,300 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtops.storage contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The guest ``<disk>`` element of a volume, and the disks of a domain (formatdomain, "Hard drives").
+
+``guest_disk`` decides, from the pool-type table, the pool spec and the
+volume spec, what a guest needs to use a volume: a file, block or network
+source (with hosts, name and auth), or a ``type='volume'`` reference where
+libvirt allows one. ``build_disk_xml`` writes that *disk dict* as XML and
+``parse_disk_element`` reads one back, so ``used_by`` can find the guests
+that reference a volume. Pure functions: no libvirt import.
+
+A disk dict::
+
+    {'type': 'network', 'device': 'disk',
+     'driver': {'name': 'qemu', 'type': 'raw', 'cache': 'none', 'io': 'native',
+                'discard': 'unmap', 'detect_zeroes': 'unmap'},
+     'source': {'protocol': 'iscsi', 'name': 'iqn.2024-01.test:t1/1',
+                'hosts': [{'name': '127.0.0.1', 'port': 3260}],
+                'initiator_iqn': 'iqn.2024-01.test:init',
+                'auth': {'username': 'u', 'secret': {'type': 'iscsi', 'usage': 'chap-t1'}}},
+     'target': {'dev': 'sdb', 'bus': 'scsi'},
+     'readonly': False, 'shareable': False, 'serial': 'vol1'}
+
+The source is ``{'file': path}``, ``{'dev': path}``, ``{'pool': p, 'volume':
+v[, 'mode': 'host'|'direct']}`` or the network form above; an encrypted
+volume's source also carries ``'encryption': {'format': 'luks', 'secret': {...}}``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError
+from ansible_collections.virtops.storage.plugins.module_utils.pool_types import DISK_SECRET_TYPES
+from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import (
+    _drop_none, _int_or_none, etree, sanitize_path)
+
+# the target device name prefix of each bus (the guest sees vdX on virtio, sdX on scsi/sata/usb)
+BUS_PREFIX = {"virtio": "vd", "scsi": "sd", "sata": "sd", "usb": "sd", "ide": "hd"}
+DEVICES = ("disk", "cdrom", "lun")
+DRIVER_OPTIONS = ("cache", "io", "discard", "detect_zeroes")
+# caches that open the image with O_DIRECT: QEMU's native AIO needs one of them
+DIRECT_CACHES = ("none", "directsync")
+# volume formats QEMU opens as raw bytes
+RAW_FORMATS = (None, "none", "raw", "iso")
+# volume types that hold no guest disk (directories in file pools)
+NOT_A_DISK = ("dir", "netdir")
+_LUN = re.compile(r"^(?:unit:\d+:\d+:)?(\d+)$")
+
+
+def default_options(options=None):
+    """Return the caller's disk options with the defaults filled in (all keys present)."""
+    merged = {"bus": "virtio", "dev": None, "device": "disk", "source": "concrete", "mode": None,
+              "cache": None, "io": None, "discard": None, "detect_zeroes": None,
+              "readonly": False, "shareable": False, "serial": None}
+    merged.update(dict((k, v) for k, v in (options or {}).items() if v is not None))
+    if not merged["dev"]:
+        merged["dev"] = BUS_PREFIX[merged["bus"]] + "b"
+    return merged
+
+
+def lun_of(volume_name):
+    """Return the LUN number of an iSCSI pool's volume ('unit:0:0:3' -> 3)."""
+    match = _LUN.match(volume_name or "")
+    if not match:
+        raise ParameterError("name", "volume %s is not an iSCSI LUN (expected a name like unit:0:0:1)" % volume_name)
+    return int(match.group(1))
+
+
+def network_source(row, pool, volume, protocol=None):
+    """Return the network ``<source>`` dict (protocol, name, hosts, initiator, auth) of a volume."""
+    protocol = protocol or row.disk_protocol
+    source = pool.get("source") or {}
+    if protocol == "iscsi":
+        name = "%s/%d" % (source["devices"][0]["path"], lun_of(volume["name"]))
+    elif protocol == "gluster":
+        name = sanitize_path("/%s/%s/%s" % (source.get("name"), source.get("dir") or "/", volume["name"]))[1:]
+    else:  # rbd: image name inside the Ceph pool
+        name = "%s/%s" % (source.get("name"), volume["name"])
+    result = {"protocol": protocol, "name": name,
+              "hosts": [_drop_none({"name": h.get("name"), "port": h.get("port")}) for h in source.get("hosts", [])]}
+    if protocol == "iscsi" and source.get("initiator_iqn"):
+        result["initiator_iqn"] = source["initiator_iqn"]
+    auth = source.get("auth")
+    if auth:
+        secret = _drop_none({"type": DISK_SECRET_TYPES[auth["type"]], "uuid": auth.get("secret_uuid"),
+                             "usage": auth.get("secret_usage")})
+        result["auth"] = _drop_none({"username": auth.get("username"), "secret": secret})
+    return result
+
+
+def guest_disk(row, pool, volume, options=None):
+    """Return the disk dict a guest needs to use ``volume`` of ``pool`` (pool type ``row``).
+
+    ``pool`` is the pool spec (``parse_pool_xml``) with its name, ``volume`` the
+    volume spec (``parse_volume_xml``). Returns None for volumes that are not
+    disks (directories). Raises ParameterError naming the ``disk.*`` option
+    libvirt would refuse.
+    """
+    if volume.get("type") in NOT_A_DISK:
+        return None
+    opts = default_options(options)
+    _check_options(row, opts)
+    mode = opts["mode"]
+    if opts["source"] == "volume":
+        disk_type = "volume"
+        source = _drop_none({"pool": pool["name"], "volume": volume["name"], "mode": mode})
+    elif row.disk_type == "network" or mode == "direct":
+        disk_type = "network"
+        source = network_source(row, pool, volume)
+    elif row.disk_type == "file":
+        disk_type, source = "file", {"file": volume["path"]}
+    else:
+        disk_type, source = "block", {"dev": volume["path"]}
+    if volume.get("encryption"):
+        encryption = volume["encryption"]
+        source["encryption"] = _drop_none({"format": encryption.get("format"), "secret": encryption.get("secret")})
+    # what QEMU opens: the volume's real format for files, raw bytes for everything else
+    fmt = volume.get("format") if row.disk_type == "file" or row.disk_protocol == "gluster" else "raw"
+    driver = {"name": "qemu", "type": "raw" if fmt in RAW_FORMATS else fmt}
+    concrete_block = row.disk_type == "block" and mode != "direct"
+    cache = opts["cache"] or ("none" if concrete_block else None)
+    io = opts["io"] or ("native" if concrete_block and cache in DIRECT_CACHES else None)
+    driver.update(_drop_none({"cache": cache, "io": io, "discard": opts["discard"],
+                              "detect_zeroes": opts["detect_zeroes"]}))
+    return _drop_none({
+        "type": disk_type, "device": opts["device"], "driver": driver, "source": source,
+        "target": {"dev": opts["dev"], "bus": opts["bus"]},
+        "readonly": opts["readonly"] or None, "shareable": opts["shareable"] or None,
+        "serial": opts["serial"],
+    })
+
+
+def _check_options(row, opts):
+    if opts["source"] == "volume" and not row.volume_disk:
+        raise ParameterError("disk.source", "libvirt refuses <disk type='volume'> for volumes of %s pools; use "
+                             "source: concrete (a %s disk)" % (row.name, row.disk_type))
+    direct_capable = row.disk_type == "block" and row.disk_protocol == "iscsi"
+    if opts["mode"] is not None and not direct_capable:
+        raise ParameterError("disk.mode", "applies to iscsi pools only (host: the host's block device, direct: "
+                             "QEMU's own iSCSI initiator); pool type %s has no such choice" % row.name)
+    if opts["device"] == "lun":
+        if opts["bus"] != "scsi":
+            raise ParameterError("disk.device", "device lun passes SCSI commands through and needs bus: scsi")
+        if row.disk_type == "file":
+            raise ParameterError("disk.device", "device lun needs a block device or an iSCSI LUN, and volumes of "
+                                 "%s pools are files" % row.name)
+    if opts["io"] == "native" and opts["cache"] not in (None,) + DIRECT_CACHES:
+        raise ParameterError("disk.io", "io native needs cache none or directsync (QEMU refuses it with cache %s)"
+                             % opts["cache"])
+
+
+# ---------------------------------------------------------------- build
+
+def build_disk_xml(disk):
+    """Return the ``<disk>`` XML (str) of a disk dict."""
+    return etree.tostring(build_disk_element(disk), pretty_print=True, encoding="unicode")
+
+
+def build_disk_element(disk):
+    """Return a ``<disk>`` lxml element for a disk dict, children in libvirt's order."""
+    root = etree.Element("disk", type=disk["type"], device=disk.get("device", "disk"))
+    driver = disk.get("driver") or {}
+    if driver:
+        node = etree.SubElement(root, "driver")
+        for key in ("name", "type", "cache", "io", "discard", "detect_zeroes"):
+            if driver.get(key):
+                node.set(key, driver[key])
+    _build_source(root, disk["source"])
+    target = disk["target"]
+    etree.SubElement(root, "target", dev=target["dev"], bus=target["bus"])
+    if disk.get("readonly"):
+        etree.SubElement(root, "readonly")
+    if disk.get("shareable"):
+        etree.SubElement(root, "shareable")
+    if disk.get("serial"):
+        etree.SubElement(root, "serial").text = disk["serial"]
+    return root
+
+
+def _build_source(root, source):
+    node = etree.SubElement(root, "source")
+    for key in ("file", "dev", "pool", "volume", "mode", "protocol", "name"):
+        if source.get(key):
+            node.set(key, source[key])
+    for host in source.get("hosts", []):
+        element = etree.SubElement(node, "host", name=host["name"])
+        if host.get("port") is not None:
+            element.set("port", str(host["port"]))
+    auth = source.get("auth")
+    if auth:
+        element = etree.SubElement(node, "auth")
+        if auth.get("username"):
+            element.set("username", auth["username"])
+        secret = auth["secret"]
+        secret_node = etree.SubElement(element, "secret", type=secret["type"])
+        for key in ("uuid", "usage"):
+            if secret.get(key):
+                secret_node.set(key, secret[key])
+    encryption = source.get("encryption")
+    if encryption:
+        element = etree.SubElement(node, "encryption", format=encryption["format"])
+        secret = encryption.get("secret") or {}
+        if secret:
+            secret_node = etree.SubElement(element, "secret", type="passphrase")
+            for key in ("uuid", "usage"):
+                if secret.get(key):
+                    secret_node.set(key, secret[key])
+    if source.get("initiator_iqn"):
+        initiator = etree.SubElement(node, "initiator")
+        etree.SubElement(initiator, "iqn", name=source["initiator_iqn"])
+
+
+# ---------------------------------------------------------------- parse
+
+def parse_disk_element(element):
+    """Parse a domain's ``<disk>`` element into a disk dict (the fields ``build_disk_element`` writes)."""
+    driver = element.find("driver")
+    source = element.find("source")
+    target = element.find("target")
+    parsed_source = {}
+    if source is not None:
+        for key in ("file", "dev", "pool", "volume", "mode", "protocol", "name"):
+            if source.get(key):
+                parsed_source[key] = source.get(key)
+        hosts = [_drop_none({"name": h.get("name"), "port": _int_or_none(h.get("port"), "source/host/@port")})
+                 for h in source.findall("host")]
+        if hosts:
+            parsed_source["hosts"] = hosts
+        auth = source.find("auth")
+        if auth is None:
+            auth = element.find("auth")  # the legacy place, outside <source>
+        if auth is not None:
+            secret = auth.find("secret")
+            parsed_source["auth"] = _drop_none({
+                "username": auth.get("username"),
+                "secret": _drop_none({"type": secret.get("type"), "uuid": secret.get("uuid"),
+                                      "usage": secret.get("usage")}) if secret is not None else None})
+        encryption = source.find("encryption")
+        if encryption is None:
+            encryption = element.find("encryption")
+        if encryption is not None:
+            secret = encryption.find("secret")
+            parsed_source["encryption"] = _drop_none({
+                "format": encryption.get("format"),
+                "secret": _drop_none({"uuid": secret.get("uuid"), "usage": secret.get("usage")})
+                if secret is not None else None})
+        iqn = source.find("initiator/iqn")
+        if iqn is not None:
+            parsed_source["initiator_iqn"] = iqn.get("name")
+    serial = element.find("serial")
+    return _drop_none({
+        "type": element.get("type"),
+        "device": element.get("device") or "disk",
+        "driver": _drop_none(dict((key, driver.get(key)) for key in (
+            "name", "type", "cache", "io", "discard", "detect_zeroes"))) if driver is not None else None,
+        "source": parsed_source,
+        "target": _drop_none({"dev": target.get("dev"), "bus": target.get("bus")}) if target is not None else None,
+        "readonly": True if element.find("readonly") is not None else None,
+        "shareable": True if element.find("shareable") is not None else None,
+        "serial": serial.text if serial is not None else None,
+    })
+
+
+def domain_disks(domain_xml):
+    """Return the disk dicts of a domain XML (str)."""
+    root = etree.fromstring(domain_xml.encode("utf-8") if isinstance(domain_xml, str) else domain_xml)
+    return [parse_disk_element(disk) for disk in root.findall("devices/disk")]
+
+
+# ---------------------------------------------------------------- references
+
+def volume_references(row, pool, volume):
+    """Return how a guest disk can name ``volume``: {'paths': set, 'volume': (pool, name), 'network': set}."""
+    paths = set(p for p in (volume.get("path"), volume.get("key")) if p and p.startswith("/"))
+    network = set()
+    if row.disk_protocol and (row.disk_type == "network" or row.disk_type == "block"):
+        try:
+            source = network_source(row, pool, volume)
+        except (ParameterError, KeyError, IndexError):
+            source = None  # not a LUN: no network name
+        if source:
+            network.add((source["protocol"], source["name"]))
+    return {"paths": paths, "volume": (pool["name"], volume["name"]), "network": network}
+
+
+def disk_uses(disk, references):
+    """True when the disk dict ``disk`` references the volume described by ``references``."""
+    source = disk.get("source") or {}
+    if source.get("file") in references["paths"] or source.get("dev") in references["paths"]:
+        return True
+    if (source.get("pool"), source.get("volume")) == references["volume"]:
+        return True
+    return (source.get("protocol"), (source.get("name") or "").lstrip("/")) in references["network"]
+
+
+def check_disk_options(row, options):
+    """Raise ParameterError when a volume of pool type ``row`` cannot become a disk with ``options``."""
+    _check_options(row, default_options(options))

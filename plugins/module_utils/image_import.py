@@ -1,0 +1,262 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtops.storage contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Importing an image into a volume, on the hypervisor itself.
+
+The source (a local file or a URL, fetched by the module on the host) is
+checked against the declared checksum, inspected with ``qemu-img info``,
+converted with ``qemu-img convert`` when its format is not the volume's, and
+streamed into the volume with libvirt's sparse upload: holes are sent as
+holes, so a sparse image stays sparse in the pool.
+
+A small record per imported volume (source and checksum) lets a later run
+tell "same image, nothing to do" from "the declared checksum changed".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+
+from ansible.module_utils.urls import fetch_url
+
+from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError, VirtopsError
+
+CHECKSUM_ALGORITHMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
+URL_SCHEMES = ("http://", "https://", "ftp://")
+CHUNK = 1024 * 1024
+# where the import records live (one small JSON file per volume); root's, else the user's
+RECORD_DIRS = ("/var/lib/virtops-storage/imports",
+               os.path.join(os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"),
+                            "virtops-storage", "imports"))
+
+
+def parse_checksum(value):
+    """Return (algorithm, hex digest) of a declared 'sha256:<hex>' checksum; ParameterError when invalid."""
+    param = "import_from.checksum"
+    if ":" not in value:
+        raise ParameterError(param, "'%s' is not <algorithm>:<hex digest> (for example sha256:9f86d0...)" % value)
+    algorithm, digest = value.split(":", 1)
+    algorithm, digest = algorithm.strip().lower(), digest.strip().lower()
+    if algorithm not in CHECKSUM_ALGORITHMS:
+        raise ParameterError(param, "unknown algorithm '%s' (use one of %s)" % (algorithm, ", ".join(CHECKSUM_ALGORITHMS)))
+    size = hashlib.new(algorithm).digest_size * 2
+    if len(digest) != size or any(c not in "0123456789abcdef" for c in digest):
+        raise ParameterError(param, "'%s' is not a %s digest (%d hex digits)" % (digest, algorithm, size))
+    return algorithm, digest
+
+
+def _digest(path, algorithm):
+    """Return the hex digest of the file at ``path``."""
+    hasher = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def is_url(src):
+    """True when the import source is a URL rather than a path on the host."""
+    return src.lower().startswith(URL_SCHEMES)
+
+
+class ImportSource:
+    """One image to import: fetched, verified and converted into a temporary directory."""
+
+    def __init__(self, module, options):
+        self.module = module
+        self.src = options["src"]
+        self.checksum = options.get("checksum")
+        self.declared_format = options.get("format")
+        self.validate_certs = options.get("validate_certs", True)
+        self.timeout = options.get("timeout") or 60
+        self.tmpdir = None
+        self.path = None        # the verified image on the host
+        self.format = None      # its format (declared or found by qemu-img)
+        self.virtual_size = None
+
+    def check(self):
+        """Validate what can be checked without reading the image (check mode does only this)."""
+        if self.checksum:
+            parse_checksum(self.checksum)
+        if not is_url(self.src):
+            if not os.path.isabs(self.src):
+                raise ParameterError("import_from.src", "'%s' is neither an absolute path on the host nor an http, "
+                                     "https or ftp URL" % self.src)
+            if not os.path.isfile(self.src):
+                raise ParameterError("import_from.src", "file %s does not exist on the host" % self.src)
+
+    def prepare(self):
+        """Fetch (URLs), verify the checksum and inspect the image."""
+        self.check()
+        self.tmpdir = tempfile.mkdtemp(prefix="virtops-import-", dir=self.module.tmpdir)
+        algorithm, wanted = parse_checksum(self.checksum) if self.checksum else (None, None)
+        if is_url(self.src):
+            self.path = os.path.join(self.tmpdir, "download")
+            digest = self._download(self.path, algorithm)
+        else:
+            self.path = self.src
+            digest = _digest(self.path, algorithm) if algorithm else None
+        if algorithm and digest != wanted:
+            raise VirtopsError("import_from.checksum: the %s of %s is %s, not the declared %s: nothing was "
+                               "imported" % (algorithm, self.src, digest, wanted), param="import_from.checksum")
+        info = self._qemu_img_info(self.path, self.declared_format)
+        self.format = self.declared_format or info["format"]
+        self.virtual_size = int(info["virtual-size"])
+
+    def _download(self, dest, algorithm):
+        """Download the source to ``dest``; return its digest with ``algorithm`` (None without one)."""
+        hasher = hashlib.new(algorithm) if algorithm else None
+        # fetch_url reads validate_certs and friends from module.params; give it ours
+        saved = dict(self.module.params)
+        self.module.params.update(validate_certs=self.validate_certs, use_proxy=True, force_basic_auth=False,
+                                  url_username=None, url_password=None, http_agent="virtops.storage")
+        try:
+            response, info = fetch_url(self.module, self.src, timeout=self.timeout)
+        finally:
+            self.module.params.clear()
+            self.module.params.update(saved)
+        if response is None or info.get("status") != 200:
+            raise VirtopsError("import_from.src: cannot download %s: %s" % (
+                self.src, info.get("msg", "HTTP status %s" % info.get("status"))), param="import_from.src")
+        with open(dest, "wb") as handle:
+            for chunk in iter(lambda: response.read(CHUNK), b""):
+                if hasher:
+                    hasher.update(chunk)
+                handle.write(chunk)
+        return hasher.hexdigest() if hasher else None
+
+    def _qemu_img_info(self, path, fmt):
+        command = [self.module.get_bin_path("qemu-img", required=True), "info", "--output=json"]
+        if fmt:
+            command += ["-f", fmt]
+        rc, out, err = self.module.run_command(command + [path])
+        if rc != 0:
+            raise VirtopsError("import_from: qemu-img cannot read %s: %s" % (self.src, err.strip()),
+                               param="import_from.src")
+        return json.loads(out)
+
+    def converted_to(self, volume_format):
+        """Return the path of the image in ``volume_format``, converting it (sparse) when needed."""
+        if volume_format == self.format:
+            return self.path
+        converted = os.path.join(self.tmpdir, "converted")
+        command = [self.module.get_bin_path("qemu-img", required=True), "convert", "-f", self.format,
+                   "-O", volume_format, self.path, converted]
+        rc, dummy, err = self.module.run_command(command)
+        if rc != 0:
+            raise VirtopsError("import_from: converting %s from %s to %s failed: %s" % (
+                self.src, self.format, volume_format, err.strip()), param="import_from")
+        return converted
+
+    def cleanup(self):
+        """Remove the downloaded and converted files."""
+        if self.tmpdir:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
+
+
+# ---------------------------------------------------------------- sparse upload
+
+def upload_sparse(conn, volume, path, libvirt):
+    """Stream the file at ``path`` into ``volume``, sending its holes as holes (VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM)."""
+    stream = conn.newStream(0)
+    volume.upload(stream, 0, 0, libvirt.VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        stream.sparseSendAll(_read, _in_data, _skip, fd)
+        stream.finish()
+    except Exception:
+        stream.abort()
+        raise
+    finally:
+        os.close(fd)
+
+
+def upload_zeros(conn, volume, length, libvirt):
+    """Write ``length`` zero bytes into ``volume`` (a fully written, not just reserved, volume)."""
+    stream = conn.newStream(0)
+    volume.upload(stream, 0, length, 0)
+    zeros = b"\0" * CHUNK
+    try:
+        left = length
+        while left > 0:
+            left -= stream.send(zeros[:min(left, CHUNK)])
+        stream.finish()
+    except Exception:
+        stream.abort()
+        raise
+    del libvirt  # flags only: kept in the signature for symmetry with upload_sparse
+
+
+def _read(stream, nbytes, fd):
+    return os.read(fd, nbytes)
+
+
+def _in_data(stream, fd):
+    """libvirt's holeHandler: (in data?, bytes until that changes) at the file's current offset."""
+    current = os.lseek(fd, 0, os.SEEK_CUR)
+    try:
+        data = os.lseek(fd, current, os.SEEK_DATA)
+    except OSError:
+        # ENXIO: no data after the offset; the rest of the file is one hole
+        end = os.lseek(fd, 0, os.SEEK_END)
+        os.lseek(fd, current, os.SEEK_SET)
+        return False, end - current
+    if data > current:
+        os.lseek(fd, current, os.SEEK_SET)
+        return False, data - current
+    hole = os.lseek(fd, current, os.SEEK_HOLE)
+    os.lseek(fd, current, os.SEEK_SET)
+    return True, hole - current
+
+
+def _skip(stream, length, fd):
+    os.lseek(fd, length, os.SEEK_CUR)
+
+
+# ---------------------------------------------------------------- records
+
+class ImportRecords:
+    """What was imported into which volume: one JSON file per volume key, no value secret."""
+
+    def __init__(self, directories=RECORD_DIRS):
+        self.directories = directories
+
+    @staticmethod
+    def _name(volume_key):
+        return hashlib.sha256(volume_key.encode("utf-8")).hexdigest() + ".json"
+
+    def read(self, volume_key):
+        """Return the record of ``volume_key`` ({'src', 'checksum'}) or None."""
+        for directory in self.directories:
+            try:
+                with open(os.path.join(directory, self._name(volume_key))) as handle:
+                    return json.load(handle)
+            except (OSError, ValueError):
+                continue
+        return None
+
+    def write(self, volume_key, record):
+        """Store the record of ``volume_key`` in the first writable directory."""
+        for directory in self.directories:
+            try:
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+                path = os.path.join(directory, self._name(volume_key))
+                with open(path + ".tmp", "w") as handle:
+                    json.dump(dict(record, volume=volume_key), handle)
+                os.rename(path + ".tmp", path)
+                return
+            except OSError:
+                continue
+
+    def remove(self, volume_key):
+        """Forget ``volume_key`` (its volume was deleted)."""
+        for directory in self.directories:
+            try:
+                os.unlink(os.path.join(directory, self._name(volume_key)))
+            except OSError:
+                pass

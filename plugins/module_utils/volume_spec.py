@@ -1,0 +1,187 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtops.storage contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""storage_volume parameters -> the desired volume, validated against the pool-type table.
+
+Pure functions (no libvirt): ``desired_from_params`` checks what needs no
+pool, ``check_against_pool`` what the pool type allows, ``creation_spec``
+builds the volume spec handed to ``build_volume_xml``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError
+from ansible_collections.virtops.storage.plugins.module_utils.image_import import parse_checksum
+from ansible_collections.virtops.storage.plugins.module_utils.pool_types import supports
+from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import normalize_mode
+from ansible_collections.virtops.storage.plugins.module_utils.units import to_bytes
+
+PREALLOCATIONS = ("off", "metadata", "falloc", "full")
+QCOW2_COMPATS = ("0.10", "1.1")
+# formats that can sit on a backing file
+BACKING_FORMATS = ("qcow2", "qed", "vmdk", "qcow", "cow")
+# libvirt derives nothing from these: a volume created from one keeps its capacity
+_SOURCES = ("clone_from", "import_from", "backing_store")
+_NAME = re.compile(r"^[^/]+$")
+
+
+def desired_from_params(params):
+    """Return the desired volume built from the module parameters (pool-independent checks only)."""
+    desired = dict((key, params.get(key)) for key in (
+        "pool", "name", "state", "format", "preallocation", "compat", "lazy_refcounts", "nocow",
+        "wipe", "wipe_algorithm", "allow_shrink", "allow_in_use", "reimport", "disk"))
+    name = params.get("name")
+    if name is not None and (not _NAME.match(name) or name in (".", "..")):
+        raise ParameterError("name", "'%s' is not a volume name (no '/', not . or ..)" % name)
+    for key in ("capacity", "allocation", "cluster_size"):
+        desired[key] = to_bytes(params[key], key) if params.get(key) is not None else None
+    if desired["capacity"] == 0:
+        raise ParameterError("capacity", "a volume needs a capacity above 0")
+    if desired["cluster_size"] is not None and (desired["cluster_size"] < 512 or desired["cluster_size"] > 2 * 1024 * 1024
+                                                or desired["cluster_size"] & (desired["cluster_size"] - 1)):
+        raise ParameterError("cluster_size", "must be a power of two between 512 bytes and 2 MiB (qcow2)")
+    sources = [key for key in _SOURCES if params.get(key)]
+    if len(sources) > 1:
+        raise ParameterError(sources[1], "cannot be combined with %s: a volume is created one way" % sources[0])
+    desired["source"] = sources[0] if sources else None
+    for key in _SOURCES:
+        desired[key] = params.get(key)
+    if desired["import_from"] and desired["import_from"].get("checksum"):
+        parse_checksum(desired["import_from"]["checksum"])
+    if desired["reimport"] and not desired["import_from"]:
+        raise ParameterError("reimport", "only applies with import_from")
+    backing = desired["backing_store"]
+    if backing:
+        if bool(backing.get("path")) == bool(backing.get("name")):
+            raise ParameterError("backing_store", "name the backing volume by path, or by name (and pool)")
+        if backing.get("pool") and not backing.get("name"):
+            raise ParameterError("backing_store.pool", "only applies with backing_store.name")
+    desired["permissions"] = _permissions(params.get("permissions"))
+    desired["encryption"] = _encryption(params.get("encryption"))
+    prealloc = desired["preallocation"]
+    if prealloc not in (None, "off") and desired["allocation"] is not None:
+        raise ParameterError("allocation", "cannot be combined with preallocation %s, which sets it" % prealloc)
+    if desired["allocation"] is not None and desired["capacity"] is not None and desired["allocation"] > desired["capacity"]:
+        raise ParameterError("allocation", "is larger than capacity")
+    if desired["state"] == "absent":
+        for key in ("capacity", "import_from", "clone_from", "backing_store"):
+            if params.get(key):
+                raise ParameterError(key, "does not apply with state: absent")
+    elif desired["wipe_algorithm"] and not desired["wipe"]:
+        raise ParameterError("wipe_algorithm", "only applies with wipe: true")
+    return desired
+
+
+def _permissions(permissions):
+    if not permissions:
+        return None
+    result = dict((k, v) for k, v in permissions.items() if v is not None)
+    if "mode" in result:
+        try:
+            result["mode"] = normalize_mode(result["mode"])
+        except ValueError as exc:
+            raise ParameterError("permissions.mode", str(exc))
+    for key in ("owner", "group"):
+        if key in result and not 0 <= result[key] <= 0xFFFFFFFE:
+            raise ParameterError("permissions." + key, "%s is not a uid/gid" % result[key])
+    return result or None
+
+
+def _encryption(encryption):
+    if not encryption:
+        return None
+    secret = dict((k, v) for k, v in (encryption.get("secret") or {}).items() if v)
+    if len(secret) != 1:
+        raise ParameterError("encryption.secret", "name the passphrase secret by exactly one of uuid or usage")
+    return {"format": encryption.get("format") or "luks", "secret": secret}
+
+
+def effective_format(desired, row):
+    """Return the format the new volume gets: declared, qcow2 over a backing file, or None (libvirt's default)."""
+    if desired["format"]:
+        return desired["format"]
+    if desired["backing_store"] and "qcow2" in row.volume_formats:
+        return "qcow2"
+    return None
+
+
+def check_against_pool(desired, row, pool_name, new):
+    """Raise ParameterError for options pool type ``row`` cannot honour (before libvirt is asked)."""
+    fmt = desired["format"]
+    if fmt is not None:
+        if not row.volume_formats:
+            raise ParameterError("format", "volumes of %s pools have no format (pool %s); leave format unset" % (
+                row.name, pool_name))
+        if fmt not in row.volume_formats:
+            raise ParameterError("format", "'%s' is not a volume format of %s pools (pool %s): use one of %s" % (
+                fmt, row.name, pool_name, ", ".join(row.volume_formats)))
+    if not new:
+        return
+    if not supports(row, "volume_create"):
+        raise ParameterError("state", "pool %s is a %s pool, which cannot create volumes (libvirt's %s backend has "
+                             "no volume creation%s)" % (pool_name, row.name, row.name,
+                                                        "; its volumes are the target's LUNs" if row.volume_naming == "lun" else ""))
+    if desired["clone_from"] and not supports(row, "volume_clone"):
+        raise ParameterError("clone_from", "%s pools cannot create a volume from another one (pool %s)" % (row.name, pool_name))
+    if desired["import_from"] and not supports(row, "volume_upload"):
+        raise ParameterError("import_from", "%s pools cannot upload into volumes (pool %s)" % (row.name, pool_name))
+    if desired["capacity"] is None and not desired["source"]:
+        raise ParameterError("capacity", "required to create volume %s (unless it comes from clone_from, "
+                             "import_from or backing_store)" % (desired["name"] or "(next partition)"))
+    options = {
+        "allocation": desired["allocation"] is not None,
+        "preallocation": desired["preallocation"] not in (None, "off"),
+        "permissions": bool(desired["permissions"]),
+        "qcow2": bool(desired["compat"] or desired["lazy_refcounts"] or desired["cluster_size"]),
+        "nocow": bool(desired["nocow"]),
+        "backing_store": bool(desired["backing_store"]),
+        "encryption": bool(desired["encryption"]),
+    }
+    for option, given in sorted(options.items()):
+        if given and option not in row.volume_options:
+            param = "compat/lazy_refcounts/cluster_size" if option == "qcow2" else option
+            raise ParameterError(param, "does not apply to volumes of %s pools (pool %s)" % (row.name, pool_name))
+    fmt = effective_format(desired, row)
+    if options["qcow2"] and fmt != "qcow2":
+        raise ParameterError("compat/lazy_refcounts/cluster_size", "qcow2 options need format: qcow2")
+    if desired["lazy_refcounts"] and desired["compat"] == "0.10":
+        raise ParameterError("lazy_refcounts", "needs compat 1.1 (qcow2 0.10 has no lazy refcounts)")
+    prealloc = desired["preallocation"]
+    if prealloc == "metadata" and fmt != "qcow2":
+        raise ParameterError("preallocation", "metadata preallocation needs format: qcow2")
+    if prealloc == "full" and fmt not in (None, "raw"):
+        raise ParameterError("preallocation", "full preallocation (zeros written) applies to raw volumes only")
+    if prealloc in ("falloc", "full") and (desired["backing_store"] or desired["import_from"] or desired["clone_from"]):
+        raise ParameterError("preallocation", "applies to empty volumes only, not with %s" % desired["source"])
+    if desired["backing_store"] and row.volume_formats and fmt not in BACKING_FORMATS:
+        raise ParameterError("format", "a volume over a backing store needs a format that has one (%s), not %s" % (
+            ", ".join(BACKING_FORMATS), fmt))
+    if desired["encryption"] and fmt not in (None, "raw", "qcow2"):
+        raise ParameterError("format", "LUKS encryption needs format raw or qcow2, not %s" % fmt)
+
+
+def creation_spec(desired, row, name, backing_path=None):
+    """Return the volume spec to create (the XML libvirt gets)."""
+    prealloc = desired["preallocation"]
+    allocation = desired["allocation"]
+    if prealloc in ("falloc", "full"):
+        allocation = desired["capacity"]
+    elif prealloc == "metadata" or (allocation is None and "allocation" in row.volume_options):
+        allocation = 0  # sparse unless asked otherwise
+    spec = {
+        "name": name,
+        "capacity": desired["capacity"],
+        "allocation": allocation,
+        "format": effective_format(desired, row),
+        "permissions": desired["permissions"],
+        "compat": desired["compat"],
+        "lazy_refcounts": desired["lazy_refcounts"] or None,
+        "cluster_size": desired["cluster_size"],
+        "nocow": desired["nocow"] or None,
+        "encryption": desired["encryption"],
+    }
+    if backing_path:
+        spec["backing_store"] = {"path": backing_path, "format": desired["backing_store"]["format"]}
+    return dict((k, v) for k, v in spec.items() if v is not None)
