@@ -216,6 +216,7 @@ def _in_data(stream, fd):
 
 def _skip(stream, length, fd):
     os.lseek(fd, length, os.SEEK_CUR)
+    return 0
 
 
 # ---------------------------------------------------------------- records

@@ -447,7 +447,7 @@ class VolumeConverger(Converger):
         """Run ``step``; when it fails, delete the volume just created so nothing is left half-made."""
         try:
             step()
-        except (VirtopsError, libvirt.libvirtError, OSError) as exc:
+        except Exception as exc:  # pylint: disable=broad-except  # whatever failed, the half-made volume goes
             message = exc.msg if isinstance(exc, VirtopsError) else str(exc)
             try:
                 self.volume.delete(0)
