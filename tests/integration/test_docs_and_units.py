@@ -70,3 +70,29 @@ def test_units_agree_with_libvirt(dir_pool, number, unit, prefix):
         os.unlink(path)
         virsh("vol-delete", volume, "--pool", pool, check=False)
     assert capacity == to_bytes("%d%s" % (number, unit), "capacity")
+
+
+@pytest.fixture
+def dir_volume(dir_pool):
+    pool, dummy = dir_pool
+    result = run_module("storage_volume", {"pool": pool, "name": "docs.qcow2", "capacity": "16M", "format": "qcow2"})
+    assert result["changed"] and not result.get("failed"), result
+    return pool, result
+
+
+def test_storage_volume_return_matches_docs(dir_volume):
+    dummy, result = dir_volume
+    doc = documented("storage_volume")
+    returned = set(k for k in result if k not in ("invocation", "_stderr"))
+    assert returned == set(doc), (returned, set(doc))
+    assert set(result["volume"]) == set(doc["volume"]["contains"])
+
+
+def test_storage_volume_info_return_matches_docs(dir_volume):
+    pool, dummy = dir_volume
+    doc = documented("storage_volume_info")
+    result = run_module("storage_volume_info", {"pool": pool, "name": "docs.qcow2"})
+    returned = set(k for k in result if k not in ("invocation", "_stderr", "changed"))
+    assert returned == set(doc), (returned, set(doc))
+    assert result["changed"] is False
+    assert set(result["volumes"][0]) == set(doc["volumes"]["contains"])
