@@ -72,12 +72,14 @@ def network_source(row, pool, volume, protocol=None):
     """Return the network ``<source>`` dict (protocol, name, hosts, initiator, auth) of a volume."""
     protocol = protocol or row.disk_protocol
     source = pool.get("source") or {}
+    # the gluster volume (or Ceph pool) name; libvirt names a gluster pool's source after the pool when omitted
+    source_name = source.get("name") or (pool.get("name") if row.named_by_source else None)
     if protocol == "iscsi":
         name = "%s/%d" % (source["devices"][0]["path"], lun_of(volume["name"]))
     elif protocol == "gluster":
-        name = sanitize_path("/%s/%s/%s" % (source.get("name"), source.get("dir") or "/", volume["name"]))[1:]
+        name = sanitize_path("/%s/%s/%s" % (source_name, source.get("dir") or "/", volume["name"]))[1:]
     else:  # rbd: image name inside the Ceph pool
-        name = "%s/%s" % (source.get("name"), volume["name"])
+        name = "%s/%s" % (source_name, volume["name"])
     result = {"protocol": protocol, "name": name,
               "hosts": [_drop_none({"name": h.get("name"), "port": h.get("port")}) for h in source.get("hosts", [])]}
     if protocol == "iscsi" and source.get("initiator_iqn"):
@@ -143,9 +145,11 @@ def _check_options(row, opts):
     if opts["device"] == "lun":
         if opts["bus"] != "scsi":
             raise ParameterError("disk.device", "device lun passes SCSI commands through and needs bus: scsi")
-        if row.disk_type == "file":
+        if row.disk_type == "file" or (row.disk_type == "network" and row.disk_protocol != "iscsi"):
+            # libvirt (virDomainDiskDefSourceLUNValidate): a local block device or an iSCSI network disk only
             raise ParameterError("disk.device", "device lun needs a block device or an iSCSI LUN, and volumes of "
-                                 "%s pools are files" % row.name)
+                                 "%s pools are %s" % (row.name, "files" if row.disk_type == "file"
+                                                      else "%s images" % row.disk_protocol))
     if opts["io"] == "native" and opts["cache"] not in (None,) + DIRECT_CACHES:
         raise ParameterError("disk.io", "io native needs cache none or directsync (QEMU refuses it with cache %s)"
                              % opts["cache"])
@@ -251,7 +255,7 @@ def parse_disk_element(element):
             parsed_source["initiator_iqn"] = iqn.get("name")
     serial = element.find("serial")
     return _drop_none({
-        "type": element.get("type"),
+        "type": element.get("type") or "file",  # libvirt's default disk type
         "device": element.get("device") or "disk",
         "driver": _drop_none(dict((key, driver.get(key)) for key in (
             "name", "type", "cache", "io", "discard", "detect_zeroes"))) if driver is not None else None,

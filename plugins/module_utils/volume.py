@@ -95,6 +95,21 @@ def guests_using(disks_by_guest, handle, spec):
     return sorted(name for name, disks in disks_by_guest if any(disk_uses(d, references) for d in disks))
 
 
+def volumes_backed_by(connection, path):
+    """Return 'pool/volume' of every volume (in any active pool) whose backing store is ``path``."""
+    if not path:
+        return []
+    found = []
+    for pool in connection.list_pools():
+        if not call("reading pool %s state" % pool.name(), pool.isActive):
+            continue
+        for volume in call("listing volumes of pool %s" % pool.name(), pool.listAllVolumes, 0):
+            spec = parse_volume_xml(call("reading volume %s XML" % volume.name(), volume.XMLDesc, 0))
+            if (spec.get("backing_store") or {}).get("path") == path:
+                found.append("%s/%s" % (pool.name(), volume.name()))
+    return sorted(found)
+
+
 # ---------------------------------------------------------------- partitions (disk pools)
 
 def partition_prefix(handle):
@@ -192,6 +207,11 @@ class VolumeConverger(Converger):
                                  "no volume deletion)" % (self.handle.name, row.name, row.name))
         spec = current["spec"]
         self._refuse_in_use(spec, "deleting it")
+        backed = [] if self.params.get("allow_in_use") else volumes_backed_by(self.connection, spec.get("path"))
+        if backed:
+            raise UnsafeActionError(
+                "volume %s of pool %s is the backing store of %s: deleting it breaks them. Delete them first, or set "
+                "allow_in_use: true" % (self.name, self.handle.name, ", ".join(backed)), param="allow_in_use")
         actions = []
         if desired["wipe"]:
             actions.append(self._wipe_action(spec, desired["wipe_algorithm"] or "zero"))

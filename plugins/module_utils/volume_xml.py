@@ -35,6 +35,8 @@ from ansible_collections.virtops.storage.plugins.module_utils.units import to_by
 # the libvirt volume type of a volume in a pool whose volumes become guest disks of this type
 VOLUME_TYPE_OF_DISK_TYPE = {"file": "file", "block": "block", "network": "network"}
 _SIZE_FIELDS = ("capacity", "allocation", "physical")
+# the qcow2 compat level libvirt gives a volume with <features> and no <compat>
+QCOW2_FEATURES_COMPAT = "1.1"
 
 
 class VolumeXMLError(PoolXMLError):
@@ -58,6 +60,15 @@ def parse_volume_element(root):
     """Parse a ``<volume>`` lxml element into a volume spec dict."""
     if root.tag != "volume":
         raise VolumeXMLError("the root element is <%s>, expected <volume>" % root.tag)
+    try:
+        return _parse_volume(root)
+    except VolumeXMLError:
+        raise
+    except ValueError as exc:  # PoolXMLError of the shared helpers, ValueError of normalize_mode
+        raise VolumeXMLError(str(exc))
+
+
+def _parse_volume(root):
     spec = {"name": _text(root, "name"), "type": root.get("type"), "key": _text(root, "key")}
     for field in _SIZE_FIELDS:
         spec[field] = _size(root.find(field), field)
@@ -117,10 +128,13 @@ def _parse_target(target):
         "compat": _text(target, "compat"),
         "cluster_size": _size(target.find("clusterSize"), "clusterSize"),
         "nocow": True if target.find("nocow") is not None else None,
-        # qcow2 features are flags: present or not (an empty <features/> says nothing)
+        # qcow2 features are flags: present or not (an empty <features/> sets no flag)
         "lazy_refcounts": True if features is not None and features.find("lazy_refcounts") is not None else None,
         "extended_l2": True if features is not None and features.find("extended_l2") is not None else None,
     }
+    if features is not None and spec["compat"] is None:
+        # libvirt's parser: any <features>, even an empty one, means qcow2 compat 1.1
+        spec["compat"] = QCOW2_FEATURES_COMPAT
     encryption = target.find("encryption")
     if encryption is not None:
         spec["encryption"] = _parse_encryption(encryption)
@@ -149,12 +163,24 @@ def with_volume_defaults(spec, row):
     """Return a copy of ``spec`` with what libvirt fills in for a volume of pool type ``row``.
 
     The volume type follows the pool (file, block, network), and a file or
-    partition volume without a format gets the type's default format.
+    partition volume without a format gets the type's default format. qcow2
+    features without a compat level get compat 1.1, and an owner or group of
+    -1 ("unset") is not shown by libvirt.
     """
     spec = copy.deepcopy(spec)
     spec.setdefault("type", VOLUME_TYPE_OF_DISK_TYPE[row.disk_type])
     if row.volume_default_format and spec["type"] != "dir":
         spec.setdefault("format", row.volume_default_format)
+    if spec.get("lazy_refcounts") or spec.get("extended_l2"):
+        spec.setdefault("compat", QCOW2_FEATURES_COMPAT)
+    for holder in (spec, spec.get("backing_store") or {}):
+        if "permissions" in holder:
+            permissions = dict((key, value) for key, value in holder["permissions"].items()
+                               if not (key in ("owner", "group") and value == -1))
+            if permissions:
+                holder["permissions"] = permissions
+            else:
+                del holder["permissions"]
     return spec
 
 
@@ -173,7 +199,14 @@ def build_volume_element(spec):
     etree.SubElement(root, "name").text = spec["name"]
     if spec.get("key"):
         etree.SubElement(root, "key").text = spec["key"]
-    for field in ("capacity", "allocation"):
+    if spec.get("devices"):
+        # informational (libvirt reads no <source> on creation), written so that a parsed spec round-trips
+        source = etree.SubElement(root, "source")
+        for device in spec["devices"]:
+            node = etree.SubElement(source, "device", path=device["path"])
+            for extent in device.get("extents", []):
+                etree.SubElement(node, "extent", start=str(extent["start"]), end=str(extent["end"]))
+    for field in _SIZE_FIELDS:
         if spec.get(field) is not None:
             etree.SubElement(root, field, unit="bytes").text = str(spec[field])
     target = etree.SubElement(root, "target")
@@ -196,8 +229,7 @@ def build_volume_element(spec):
             etree.SubElement(features, "lazy_refcounts")
         if spec.get("extended_l2"):
             etree.SubElement(features, "extended_l2")
-    if not len(target):
-        root.remove(target)
+    # <target> stays even when empty: storagevol.rng requires it
     backing = spec.get("backing_store")
     if backing:
         element = etree.SubElement(root, "backingStore")

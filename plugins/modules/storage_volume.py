@@ -193,7 +193,7 @@ options:
     type: bool
     default: false
   allow_in_use:
-    description: Allow deleting, wiping, shrinking or re-importing a volume that a guest references.
+    description: Allow deleting, wiping, shrinking or re-importing a volume that a guest references, and deleting a volume that is the backing store of another.
     type: bool
     default: false
   wipe:
