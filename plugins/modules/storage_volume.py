@@ -211,8 +211,8 @@ options:
 notes:
   - Volumes of iscsi, iscsi-direct, scsi and mpath pools are the LUNs of their target or adapter; they
     can be read, wiped and turned into guest disks, not created, resized or deleted.
-  - libvirt 9.0 cannot delete partitions whose name carries a V(p) separator (loop and NVMe devices:
-    C(parted rm p2)); the module then removes the partition with parted and refreshes the pool.
+  - libvirt 9.0 cannot delete partitions whose name carries a V(p) separator (loop and NVMe devices,
+    where it runs C(parted rm p2)); the module then removes the partition with parted and refreshes the pool.
 seealso:
   - module: virtops.storage.storage_volume_info
   - module: virtops.storage.storage_pool

@@ -65,67 +65,68 @@ volumes:
   type: list
   elements: dict
   contains:
-      name:
-        description: Volume name.
-        type: str
-        returned: success
-      key:
-        description: libvirt's unique key of the volume (usually its path).
-        type: str
-        returned: success
-      path:
-        description: Path of the volume (file, device, or the pool's network name).
-        type: str
-        returned: success
-      type:
-        description: libvirt volume type.
-        type: str
-        returned: success
-        sample: file
-      format:
-        description: Volume format, when the pool type has formats.
-        type: str
-        returned: success
-      capacity:
-        description: Size the guest sees, in bytes.
-        type: int
-        returned: success
-      allocation:
-        description: Bytes allocated in the pool.
-        type: int
-        returned: success
-      physical:
-        description: Bytes the volume occupies on its storage (file size), when libvirt reports it.
-        type: int
-        returned: success
-      backing_store:
-        description: The backing volume (path, format), when there is one.
-        type: dict
-        returned: success
-      encryption:
-        description: Encryption format and the secret reference (never a value).
-        type: dict
-        returned: success
-      pool:
-        description: Name of the pool.
-        type: str
-        returned: success
-      pool_type:
-        description: Type of the pool.
-        type: str
-        returned: success
-      xml:
-        description: The volume XML as libvirt reports it.
-        type: str
-        returned: success
-      disk:
-        description: The guest disk element as a dict (type, device, driver, source, target, readonly, shareable, serial).
-        type: dict
-        returned: success
-      disk_xml:
-        description: The guest C(<disk>) element that uses the volume; null for directories.
-        type: str
-        returned: success    used_by:
+    name:
+      description: Volume name.
+      type: str
+      returned: success
+    key:
+      description: libvirt's unique key of the volume (usually its path).
+      type: str
+      returned: success
+    path:
+      description: Path of the volume (file, device, or the pool's network name).
+      type: str
+      returned: success
+    type:
+      description: libvirt volume type.
+      type: str
+      returned: success
+      sample: file
+    format:
+      description: Volume format, when the pool type has formats.
+      type: str
+      returned: success
+    capacity:
+      description: Size the guest sees, in bytes.
+      type: int
+      returned: success
+    allocation:
+      description: Bytes allocated in the pool.
+      type: int
+      returned: success
+    physical:
+      description: Bytes the volume occupies on its storage (file size), when libvirt reports it.
+      type: int
+      returned: success
+    backing_store:
+      description: The backing volume (path, format), when there is one.
+      type: dict
+      returned: success
+    encryption:
+      description: Encryption format and the secret reference (never a value).
+      type: dict
+      returned: success
+    pool:
+      description: Name of the pool.
+      type: str
+      returned: success
+    pool_type:
+      description: Type of the pool.
+      type: str
+      returned: success
+    xml:
+      description: The volume XML as libvirt reports it.
+      type: str
+      returned: success
+    disk:
+      description: The guest disk element as a dict (type, device, driver, source, target, readonly, shareable, serial).
+      type: dict
+      returned: success
+    disk_xml:
+      description: The guest C(<disk>) element that uses the volume; null for directories.
+      type: str
+      returned: success
+    used_by:
       description: Names of the guests whose definition or live XML references the volume.
       type: list
       elements: str
