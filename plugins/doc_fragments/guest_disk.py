@@ -11,7 +11,7 @@ class ModuleDocFragment:
 options:
   disk:
     description:
-      - How the returned guest C(<disk>) element (RV(volume.disk_xml)) is written. It is only returned, never
+      - How the returned guest C(<disk>) element (C(disk_xml) of a volume) is written. It is only returned, never
         attached to a guest by this module.
       - The source follows the pool type. Volumes of dir, fs, netfs and vstorage pools become
         C(type='file') disks with the volume's real format as driver type. Volumes of logical, disk,

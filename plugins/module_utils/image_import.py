@@ -176,7 +176,7 @@ def upload_sparse(conn, volume, path, libvirt):
         os.close(fd)
 
 
-def upload_zeros(conn, volume, length, libvirt):
+def upload_zeros(conn, volume, length):
     """Write ``length`` zero bytes into ``volume`` (a fully written, not just reserved, volume)."""
     stream = conn.newStream(0)
     volume.upload(stream, 0, length, 0)
@@ -189,7 +189,6 @@ def upload_zeros(conn, volume, length, libvirt):
     except Exception:
         stream.abort()
         raise
-    del libvirt  # flags only: kept in the signature for symmetry with upload_sparse
 
 
 def _read(stream, nbytes, fd):

@@ -245,8 +245,10 @@ class VolumeConverger(Converger):
             spec = creation_spec(desired, row, self.name)
             return [Action("create %s from %s" % (what, source.src), lambda: self._import_new(spec, desired, source))]
         spec = creation_spec(desired, row, self.name)
-        return [Action("create %s (%d bytes%s)" % (what, spec["capacity"], ", " + spec["format"] if spec.get("format") else ""),
-                       lambda: self._create(spec, desired))]
+        details = ["%d bytes" % spec["capacity"]] + [spec["format"]] * bool(spec.get("format"))
+        if desired["preallocation"] not in (None, "off"):
+            details.append("%s preallocation" % desired["preallocation"])
+        return [Action("create %s (%s)" % (what, ", ".join(details)), lambda: self._create(spec, desired))]
 
     def _plan_existing(self, spec, desired):
         actions = []
@@ -413,7 +415,7 @@ class VolumeConverger(Converger):
                            self.handle.pool.createXML, build_volume_xml(spec), flags)
         if desired["preallocation"] == "full":
             self._undo_on_failure("writing zeros into volume %s" % self.name, lambda: upload_zeros(
-                self.connection.conn, self.volume, spec["capacity"], libvirt))
+                self.connection.conn, self.volume, spec["capacity"]))
 
     def _clone(self, spec, source_volume):
         self.volume = call("cloning volume %s into %s" % (source_volume.name(), self.name),
