@@ -59,6 +59,9 @@ def test_disk_type(name):
     assert row.disk_type in ("file", "block", "network")
     if row.disk_type == "network":
         assert row.disk_protocol in ("iscsi", "rbd", "gluster")
+    elif row.disk_type == "block" and row.disk_protocol:
+        # an iscsi pool's LUNs are host block devices, or network disks in direct mode
+        assert row.disk_protocol == "iscsi" and "chap" in row.auth_types
     else:
         assert row.disk_protocol is None
 
@@ -147,7 +150,7 @@ def test_operations_are_known(name):
     assert POOL_TYPES[name].operations <= frozenset(OPERATIONS)
 
 
-@pytest.mark.parametrize("operation", ["", "start", "Build", "resize", "volume_clone", None])
+@pytest.mark.parametrize("operation", ["", "start", "Build", "resize", "volume_copy", None])
 def test_supports_refuses_unknown_operation(operation):
     with pytest.raises(ValueError) as caught:
         supports(POOL_TYPES["dir"], operation)
