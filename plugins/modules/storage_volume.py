@@ -338,6 +338,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changed:
+  description: Whether anything was (or, in check mode, would be) changed.
+  returned: always
+  type: bool
 actions:
   description: What the module did (or would do in check mode), in order.
   returned: always
