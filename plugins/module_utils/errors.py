@@ -41,6 +41,7 @@ class LibvirtCallError(VirtopsError):
             msg += " (already done in this task: %s)" % ", ".join(done)
         super().__init__(msg, action=action, libvirt_code=_code(error))
         self.error = error
+        self.libvirt_code = _code(error)
 
 
 def _code(error):

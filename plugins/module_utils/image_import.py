@@ -86,8 +86,10 @@ class ImportSource:
             if not os.path.isabs(self.src):
                 raise ParameterError("import_from.src", "'%s' is neither an absolute path on the host nor an http, "
                                      "https or ftp URL" % self.src)
-            if not os.path.isfile(self.src):
+            if not os.path.exists(self.src):
                 raise ParameterError("import_from.src", "file %s does not exist on the host" % self.src)
+            if not os.path.isfile(self.src):
+                raise ParameterError("import_from.src", "%s is not a regular file" % self.src)
 
     def prepare(self):
         """Fetch (URLs), verify the checksum and inspect the image."""

@@ -30,6 +30,9 @@ FACT_FIELDS = ("name", "key", "path", "type", "format", "capacity", "allocation"
 # libvirt 9.0's parted error when it deletes a partition named with a 'p' separator (loop0p2, nvme0n1p2)
 _PARTED_NAME_BUG = "Partition doesn't exist"
 
+# virSecretUsageType, by value
+_SECRET_USAGE_NAMES = {0: "none", 1: "volume", 2: "ceph", 3: "iscsi", 4: "tls", 5: "vtpm"}
+
 PoolHandle = namedtuple("PoolHandle", ["pool", "name", "spec", "row"])
 
 
@@ -245,7 +248,7 @@ class VolumeConverger(Converger):
             spec = creation_spec(desired, row, self.name)
             return [Action("create %s from %s" % (what, source.src), lambda: self._import_new(spec, desired, source))]
         spec = creation_spec(desired, row, self.name)
-        details = ["%d bytes" % spec["capacity"]] + [spec["format"]] * bool(spec.get("format"))
+        details = ["%d bytes" % spec["capacity"]] + ([spec["format"]] if spec.get("format") else [])
         if desired["preallocation"] not in (None, "off"):
             details.append("%s preallocation" % desired["preallocation"])
         return [Action("create %s (%s)" % (what, ", ".join(details)), lambda: self._create(spec, desired))]
@@ -373,15 +376,25 @@ class VolumeConverger(Converger):
                 "allow_in_use: true" % (self.name, self.handle.name, ", ".join(self._guests), what), param="allow_in_use")
 
     def _check_secret(self, secret):
+        """The passphrase secret must exist, be a volume secret and hold a value (libvirt checks only at creation)."""
         conn = self.connection.conn
+        how, ref = next(iter(secret.items()))
         try:
-            if secret.get("uuid"):
-                conn.secretLookupByUUIDString(secret["uuid"])
-            else:
-                conn.secretLookupByUsage(libvirt.VIR_SECRET_USAGE_TYPE_VOLUME, secret["usage"])
+            found = conn.secretLookupByUUIDString(ref) if how == "uuid" else \
+                conn.secretLookupByUsage(libvirt.VIR_SECRET_USAGE_TYPE_VOLUME, ref)
         except libvirt.libvirtError:
-            raise ParameterError("encryption.secret", "no libvirt secret with %s %s holds a passphrase (define it first, "
-                                 "with usage type volume)" % tuple(next(iter(secret.items()))))
+            raise ParameterError("encryption.secret", "no libvirt secret with %s %s (define it first, with usage type "
+                                 "volume and the passphrase as its value)" % (how, ref))
+        if found.usageType() != libvirt.VIR_SECRET_USAGE_TYPE_VOLUME:
+            raise ParameterError("encryption.secret", "secret %s %s is not a volume secret (its usage type is %s): a LUKS "
+                                 "passphrase lives in a secret of usage type volume" % (
+                                     how, ref, _SECRET_USAGE_NAMES.get(found.usageType(), found.usageType())))
+        try:
+            found.value(0)
+        except libvirt.libvirtError as exc:
+            # a private secret's value cannot be read back (OPERATION_DENIED): it is there or libvirt says so later
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_SECRET:
+                raise ParameterError("encryption.secret", "secret %s %s has no value: set the passphrase first" % (how, ref))
 
     def _clone_source(self, clone_from):
         source_handle = self.handle
@@ -411,8 +424,14 @@ class VolumeConverger(Converger):
         flags = 0
         if desired["preallocation"] == "metadata" or (desired["preallocation"] == "falloc" and spec.get("format") == "qcow2"):
             flags |= libvirt.VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA
-        self.volume = call("creating volume %s in pool %s" % (self.name, self.handle.name),
-                           self.handle.pool.createXML, build_volume_xml(spec), flags)
+        try:
+            self.volume = call("creating volume %s in pool %s" % (self.name, self.handle.name),
+                               self.handle.pool.createXML, build_volume_xml(spec), flags)
+        except LibvirtCallError as exc:
+            if desired["encryption"] and exc.libvirt_code == libvirt.VIR_ERR_NO_SECRET:
+                raise ParameterError("encryption.secret", "libvirt cannot use the passphrase secret: %s (a private "
+                                     "secret's value is checked only at creation); no volume was created" % exc.msg)
+            raise
         if desired["preallocation"] == "full":
             self._undo_on_failure("writing zeros into volume %s" % self.name, lambda: upload_zeros(
                 self.connection.conn, self.volume, spec["capacity"]))

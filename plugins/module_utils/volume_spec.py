@@ -24,6 +24,9 @@ QCOW2_COMPATS = ("0.10", "1.1")
 BACKING_FORMATS = ("qcow2", "qed", "vmdk", "qcow", "cow")
 # libvirt derives nothing from these: a volume created from one keeps its capacity
 _SOURCES = ("clone_from", "import_from", "backing_store")
+# image formats qemu-img reads (an import source)
+IMAGE_FORMATS = ("raw", "qcow2", "qcow", "qed", "vmdk", "vdi", "vpc", "vhdx", "dmg", "cloop", "bochs", "parallels", "luks")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 _NAME = re.compile(r"^[^/]+$")
 
 
@@ -33,6 +36,8 @@ def desired_from_params(params):
         "pool", "name", "state", "format", "preallocation", "compat", "lazy_refcounts", "nocow",
         "wipe", "wipe_algorithm", "allow_shrink", "allow_in_use", "reimport", "disk"))
     name = params.get("name")
+    if name is not None and not name:
+        raise ParameterError("name", "cannot be empty")
     if name is not None and (not _NAME.match(name) or name in (".", "..")):
         raise ParameterError("name", "'%s' is not a volume name (no '/', not . or ..)" % name)
     for key in ("capacity", "allocation", "cluster_size"):
@@ -50,6 +55,9 @@ def desired_from_params(params):
         desired[key] = params.get(key)
     if desired["import_from"] and desired["import_from"].get("checksum"):
         parse_checksum(desired["import_from"]["checksum"])
+    if desired["import_from"] and desired["import_from"].get("format") not in (None,) + IMAGE_FORMATS:
+        raise ParameterError("import_from.format", "'%s' is not an image format qemu-img reads (%s)" % (
+            desired["import_from"]["format"], ", ".join(IMAGE_FORMATS)))
     if desired["reimport"] and not desired["import_from"]:
         raise ParameterError("reimport", "only applies with import_from")
     backing = desired["backing_store"]
@@ -69,7 +77,7 @@ def desired_from_params(params):
         for key in ("capacity", "import_from", "clone_from", "backing_store"):
             if params.get(key):
                 raise ParameterError(key, "does not apply with state: absent")
-    elif desired["wipe_algorithm"] and not desired["wipe"]:
+    if desired["wipe_algorithm"] and not desired["wipe"]:
         raise ParameterError("wipe_algorithm", "only applies with wipe: true")
     return desired
 
@@ -95,6 +103,8 @@ def _encryption(encryption):
     secret = dict((k, v) for k, v in (encryption.get("secret") or {}).items() if v)
     if len(secret) != 1:
         raise ParameterError("encryption.secret", "name the passphrase secret by exactly one of uuid or usage")
+    if secret.get("uuid") and not _UUID.match(secret["uuid"]):
+        raise ParameterError("encryption.secret.uuid", "'%s' is not a UUID" % secret["uuid"])
     return {"format": encryption.get("format") or "luks", "secret": secret}
 
 
@@ -141,11 +151,14 @@ def check_against_pool(desired, row, pool_name, new):
     }
     for option, given in sorted(options.items()):
         if given and option not in row.volume_options:
-            param = "compat/lazy_refcounts/cluster_size" if option == "qcow2" else option
+            param = [key for key in ("compat", "lazy_refcounts", "cluster_size") if desired[key]][0] \
+                if option == "qcow2" else option
             raise ParameterError(param, "does not apply to volumes of %s pools (pool %s)" % (row.name, pool_name))
     fmt = effective_format(desired, row)
     if options["qcow2"] and fmt != "qcow2":
-        raise ParameterError("compat/lazy_refcounts/cluster_size", "qcow2 options need format: qcow2")
+        given = [key for key in ("compat", "lazy_refcounts", "cluster_size") if desired[key]]
+        raise ParameterError(given[0], "applies to qcow2 volumes only, and format is %s: set format: qcow2" % (
+            fmt or "unset (%s, libvirt's default)" % (row.volume_default_format or "none")))
     if desired["lazy_refcounts"] and desired["compat"] == "0.10":
         raise ParameterError("lazy_refcounts", "needs compat 1.1 (qcow2 0.10 has no lazy refcounts)")
     prealloc = desired["preallocation"]
@@ -155,6 +168,10 @@ def check_against_pool(desired, row, pool_name, new):
         raise ParameterError("preallocation", "full preallocation (zeros written) applies to raw volumes only")
     if prealloc in ("falloc", "full") and (desired["backing_store"] or desired["import_from"] or desired["clone_from"]):
         raise ParameterError("preallocation", "applies to empty volumes only, not with %s" % desired["source"])
+    backing_format = (desired["backing_store"] or {}).get("format")
+    if backing_format and row.volume_formats and backing_format not in row.volume_formats:
+        raise ParameterError("backing_store.format", "'%s' is not a volume format of %s pools: use one of %s" % (
+            backing_format, row.name, ", ".join(row.volume_formats)))
     if desired["backing_store"] and row.volume_formats and fmt not in BACKING_FORMATS:
         raise ParameterError("format", "a volume over a backing store needs a format that has one (%s), not %s" % (
             ", ".join(BACKING_FORMATS), fmt))

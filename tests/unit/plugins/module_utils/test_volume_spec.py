@@ -69,7 +69,7 @@ def test_qcow2_only_where_the_type_has_it(type_name):
 def test_volume_options_follow_the_table(type_name):
     row = pool_type(type_name)
     cases = {
-        "encryption": dict(encryption={"format": "luks", "secret": {"uuid": "u"}}),
+        "encryption": dict(encryption={"format": "luks", "secret": {"uuid": "6b8c1c9e-6f0e-4c0a-9d1e-2f3a4b5c6d7e"}}),
         "permissions": dict(permissions={"mode": "0600"}),
         "preallocation": dict(preallocation="falloc"),
         "nocow": dict(nocow=True),
