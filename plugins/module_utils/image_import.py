@@ -28,6 +28,7 @@ from ansible_collections.virtops.storage.plugins.module_utils.errors import Para
 CHECKSUM_ALGORITHMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
 URL_SCHEMES = ("http://", "https://", "ftp://")
 CHUNK = 1024 * 1024
+_BLOCK = 64 * 1024  # granularity of the holes a download keeps
 # where the import records live (one small JSON file per volume); root's, else the user's
 RECORD_DIRS = ("/var/lib/virtops-storage/imports",
                os.path.join(os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"),
@@ -56,6 +57,16 @@ def _digest(path, algorithm):
         for chunk in iter(lambda: handle.read(CHUNK), b""):
             hasher.update(chunk)
     return hasher.hexdigest()
+
+
+def _write_sparse(handle, data):
+    """Write ``data`` at the file's position, leaving holes where whole blocks are zeros (as the image had them)."""
+    for start in range(0, len(data), _BLOCK):
+        block = data[start:start + _BLOCK]
+        if block.count(0) == len(block):
+            handle.seek(len(block), os.SEEK_CUR)
+        else:
+            handle.write(block)
 
 
 def is_url(src):
@@ -128,7 +139,8 @@ class ImportSource:
             for chunk in iter(lambda: response.read(CHUNK), b""):
                 if hasher:
                     hasher.update(chunk)
-                handle.write(chunk)
+                _write_sparse(handle, chunk)
+            handle.truncate()  # a trailing hole still counts in the size
         return hasher.hexdigest() if hasher else None
 
     def _qemu_img_info(self, path, fmt):

@@ -464,6 +464,9 @@ class VolumeConverger(Converger):
             image = source.converted_to(self._content_format(spec))
             if source.virtual_size > spec["capacity"]:
                 self._resize(source.virtual_size, 0)
+            if supports(self.handle.row, "volume_wipe"):
+                # a sparse upload skips the source's holes: zero the old content first, or it shows through them
+                self._wipe(libvirt.VIR_STORAGE_VOL_WIPE_ALG_ZERO)
             self._upload(image)
         finally:
             source.cleanup()
