@@ -1,6 +1,12 @@
 #!/bin/sh
 # Start virtlogd and libvirtd when no daemon answers on qemu:///system (no systemd here).
 set -eu
+# Without udev /dev/kvm stays 0600 root:root. libvirt probes QEMU as root (KVM works), then finds KVM
+# unusable for the libvirt-qemu user (group kvm) and re-probes QEMU on every domain define/start (~70 s
+# each). Give it the mode udev's Debian rule gives it.
+if [ -c /dev/kvm ] && getent group kvm >/dev/null 2>&1 && [ "$(stat -c %G:%a /dev/kvm)" != "kvm:660" ]; then
+    chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+fi
 if virsh -q -c qemu:///system version >/dev/null 2>&1; then
     exit 0
 fi

@@ -46,6 +46,9 @@ DIRECT_CACHES = ("none", "directsync")
 RAW_FORMATS = (None, "none", "raw", "iso")
 # volume types that hold no guest disk (directories in file pools)
 NOT_A_DISK = ("dir", "netdir")
+# network names that are only unique per server: an IQN is chosen by each target (tgtd's default is the
+# same everywhere), while rbd and gluster names are cluster-wide whichever monitor or server is listed
+HOST_SCOPED_PROTOCOLS = ("iscsi",)
 _LUN = re.compile(r"^(?:unit:\d+:\d+:)?(\d+)$")
 
 
@@ -276,7 +279,12 @@ def domain_disks(domain_xml):
 # ---------------------------------------------------------------- references
 
 def volume_references(row, pool, volume):
-    """Return how a guest disk can name ``volume``: {'paths': set, 'volume': (pool, name), 'network': set}."""
+    """Return how a guest disk can name ``volume``.
+
+    {'paths': set of paths, 'volume': (pool, name), 'network': set of (protocol, name),
+    'hosts': the pool's hosts}: a network disk references the volume when its protocol and
+    name match and, for iSCSI, it reaches one of the pool's portals (targets may share an IQN).
+    """
     paths = set(p for p in (volume.get("path"), volume.get("key")) if p and p.startswith("/"))
     network = set()
     if row.disk_protocol and (row.disk_type == "network" or row.disk_type == "block"):
@@ -286,7 +294,14 @@ def volume_references(row, pool, volume):
             source = None  # not a LUN: no network name
         if source:
             network.add((source["protocol"], source["name"]))
-    return {"paths": paths, "volume": (pool["name"], volume["name"]), "network": network}
+    hosts = [h for h in (pool.get("source") or {}).get("hosts", [])]
+    return {"paths": paths, "volume": (pool["name"], volume["name"]), "network": network, "hosts": hosts}
+
+
+def _same_host(disk_host, pool_host):
+    if disk_host.get("name") != pool_host.get("name"):
+        return False
+    return None in (disk_host.get("port"), pool_host.get("port")) or disk_host["port"] == pool_host["port"]
 
 
 def disk_uses(disk, references):
@@ -296,7 +311,12 @@ def disk_uses(disk, references):
         return True
     if (source.get("pool"), source.get("volume")) == references["volume"]:
         return True
-    return (source.get("protocol"), (source.get("name") or "").lstrip("/")) in references["network"]
+    if (source.get("protocol"), (source.get("name") or "").lstrip("/")) not in references["network"]:
+        return False
+    disk_hosts, pool_hosts = source.get("hosts") or [], references.get("hosts") or []
+    if source.get("protocol") not in HOST_SCOPED_PROTOCOLS or not disk_hosts or not pool_hosts:
+        return True  # nothing to tell two servers apart by
+    return any(_same_host(d, p) for d in disk_hosts for p in pool_hosts)
 
 
 def check_disk_options(row, options):

@@ -103,6 +103,8 @@ def _type(name, required=(), optional=(), max_hosts=0, max_devices=0, source_for
 
 
 _MIB = 1024 * 1024
+# LUNs: libvirt 9.0 reports an iscsi-direct LUN one 512-byte sector short of its size
+_SECTOR = 512
 # what a file-backed pool's volumes share: qemu-img creates them, libvirt defaults them to raw,
 # and qemu-img rounds a capacity up to whole 512-byte sectors
 _FILE_VOLUMES = dict(volume_formats=FILE_VOLUME_FORMATS, disk_type="file", volume_options=_FILE_VOLUME_OPTIONS,
@@ -132,12 +134,13 @@ POOL_TYPES = dict((t.name, t) for t in (
           volume_default_format="none", volume_naming="partition", capacity_rounding=8 * _MIB),
     _type("iscsi", required=("hosts", "devices"), optional=("auth", "initiator_iqn", "vendor", "product"),
           max_hosts=1, max_devices=1, auth_types=("chap",), operations=_LUN_OPS, disk_protocol="iscsi",
-          volume_naming="lun"),
+          volume_naming="lun", capacity_rounding=_SECTOR),
     _type("iscsi-direct", required=("hosts", "devices", "initiator_iqn"), optional=("auth",),
           max_hosts=1, max_devices=1, target="none", auth_types=("chap",),
-          operations=["volume_wipe"], disk_type="network", disk_protocol="iscsi", volume_naming="lun"),
-    _type("scsi", required=("adapter",), operations=_LUN_OPS, volume_naming="lun"),
-    _type("mpath", operations=_LUN_OPS, volume_disk=False, volume_naming="lun"),
+          operations=["volume_wipe"], disk_type="network", disk_protocol="iscsi", volume_naming="lun",
+          capacity_rounding=_SECTOR),
+    _type("scsi", required=("adapter",), operations=_LUN_OPS, volume_naming="lun", capacity_rounding=_SECTOR),
+    _type("mpath", operations=_LUN_OPS, volume_disk=False, volume_naming="lun", capacity_rounding=_SECTOR),
     _type("rbd", required=("hosts", "name"), optional=("auth",), max_hosts=64, target="none",
           extras=("config_options", "refresh_volume_allocation"), auth_types=("ceph",),
           operations=["volume_create", "volume_clone", "volume_delete", "volume_resize", "volume_wipe"],

@@ -278,8 +278,9 @@ class VolumeConverger(Converger):
             return None
         row = self.handle.row
         have = spec["capacity"]
-        # backends round a requested size up (sectors, extents, partition alignment): within that it is the same
-        if want <= have < want + max(row.capacity_rounding, 1):
+        # backends round a requested size up (sectors, extents, partition alignment) or report a LUN a block
+        # short: within that it is the same size
+        if abs(have - want) <= row.capacity_rounding:
             return None
         shrink = have > want
         if not supports(row, "volume_resize"):

@@ -707,6 +707,15 @@ REFERENCES = [
      "<disk type='network'><source protocol='iscsi' name='%s/3'/></disk>" % IQN2, True),
     ("iscsi-direct-other-lun", "iscsi-direct",
      "<disk type='network'><source protocol='iscsi' name='%s/4'/></disk>" % IQN2, False),
+    # the same IQN on another portal is another target (tgtd gives every target the same default IQN)
+    ("iscsi-direct-same-portal", "iscsi-direct",
+     "<disk type='network'><source protocol='iscsi' name='%s/3'><host name='192.0.2.11' port='3260'/></source></disk>"
+     % IQN2, True),
+    ("iscsi-direct-other-portal-port", "iscsi-direct",
+     "<disk type='network'><source protocol='iscsi' name='%s/3'><host name='192.0.2.11' port='3262'/></source></disk>"
+     % IQN2, False),
+    ("iscsi-direct-other-portal-host", "iscsi-direct",
+     "<disk type='network'><source protocol='iscsi' name='%s/3'><host name='192.0.2.99'/></source></disk>" % IQN2, False),
     ("iscsi-host-dev", "iscsi",
      "<disk type='block'><source dev='/dev/disk/by-path/ip-192.0.2.10:3260-iscsi-%s-lun-1'/></disk>" % IQN1, True),
     ("iscsi-in-qemu", "iscsi", "<disk type='network'><source protocol='iscsi' name='%s/1'/></disk>" % IQN1, True),
