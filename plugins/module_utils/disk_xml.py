@@ -294,7 +294,7 @@ def volume_references(row, pool, volume):
             source = None  # not a LUN: no network name
         if source:
             network.add((source["protocol"], source["name"]))
-    hosts = [h for h in (pool.get("source") or {}).get("hosts", [])]
+    hosts = list((pool.get("source") or {}).get("hosts", []))
     return {"paths": paths, "volume": (pool["name"], volume["name"]), "network": network, "hosts": hosts}
 
 
