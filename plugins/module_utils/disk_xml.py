@@ -34,7 +34,8 @@ import re
 from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import DISK_SECRET_TYPES
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import (
-    _drop_none, _int_or_none, etree, sanitize_path)
+    _drop_none, _int_or_none, etree, parse_root, sanitize_path)
+from ansible_collections.virtops.storage.plugins.module_utils.volume_xml import build_encryption, parse_encryption
 
 # the target device name prefix of each bus (the guest sees vdX on virtio, sdX on scsi/sata/usb)
 BUS_PREFIX = {"virtio": "vd", "scsi": "sd", "sata": "sd", "usb": "sd", "ide": "hd"}
@@ -205,15 +206,8 @@ def _build_source(root, source):
         for key in ("uuid", "usage"):
             if secret.get(key):
                 secret_node.set(key, secret[key])
-    encryption = source.get("encryption")
-    if encryption:
-        element = etree.SubElement(node, "encryption", format=encryption["format"])
-        secret = encryption.get("secret") or {}
-        if secret:
-            secret_node = etree.SubElement(element, "secret", type="passphrase")
-            for key in ("uuid", "usage"):
-                if secret.get(key):
-                    secret_node.set(key, secret[key])
+    if source.get("encryption"):
+        build_encryption(node, source["encryption"])
     if source.get("initiator_iqn"):
         initiator = etree.SubElement(node, "initiator")
         etree.SubElement(initiator, "iqn", name=source["initiator_iqn"])
@@ -248,11 +242,7 @@ def parse_disk_element(element):
         if encryption is None:
             encryption = element.find("encryption")
         if encryption is not None:
-            secret = encryption.find("secret")
-            parsed_source["encryption"] = _drop_none({
-                "format": encryption.get("format"),
-                "secret": _drop_none({"uuid": secret.get("uuid"), "usage": secret.get("usage")})
-                if secret is not None else None})
+            parsed_source["encryption"] = parse_encryption(encryption)
         iqn = source.find("initiator/iqn")
         if iqn is not None:
             parsed_source["initiator_iqn"] = iqn.get("name")
@@ -272,7 +262,7 @@ def parse_disk_element(element):
 
 def domain_disks(domain_xml):
     """Return the disk dicts of a domain XML (str)."""
-    root = etree.fromstring(domain_xml.encode("utf-8") if isinstance(domain_xml, str) else domain_xml)
+    root = parse_root(domain_xml)
     return [parse_disk_element(disk) for disk in root.findall("devices/disk")]
 
 

@@ -21,8 +21,9 @@ import os
 import shutil
 import tempfile
 
-from ansible.module_utils.urls import fetch_url
+from ansible.module_utils.urls import open_url
 
+from ansible_collections.virtops.storage.plugins.module_utils.connection import libvirt
 from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError, VirtopsError
 
 CHECKSUM_ALGORITHMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
@@ -123,18 +124,11 @@ class ImportSource:
     def _download(self, dest, algorithm):
         """Download the source to ``dest``; return its digest with ``algorithm`` (None without one)."""
         hasher = hashlib.new(algorithm) if algorithm else None
-        # fetch_url reads validate_certs and friends from module.params; give it ours
-        saved = dict(self.module.params)
-        self.module.params.update(validate_certs=self.validate_certs, use_proxy=True, force_basic_auth=False,
-                                  url_username=None, url_password=None, http_agent="virtops.storage")
         try:
-            response, info = fetch_url(self.module, self.src, timeout=self.timeout)
-        finally:
-            self.module.params.clear()
-            self.module.params.update(saved)
-        if response is None or info.get("status") != 200:
-            raise VirtopsError("import_from.src: cannot download %s: %s" % (
-                self.src, info.get("msg", "HTTP status %s" % info.get("status"))), param="import_from.src")
+            response = open_url(self.src, validate_certs=self.validate_certs, timeout=self.timeout,
+                                http_agent="virtops.storage")
+        except Exception as exc:  # pylint: disable=broad-except  # HTTPError, URLError, socket and SSL errors alike
+            raise VirtopsError("import_from.src: cannot download %s: %s" % (self.src, exc), param="import_from.src")
         with open(dest, "wb") as handle:
             for chunk in iter(lambda: response.read(CHUNK), b""):
                 if hasher:
@@ -175,7 +169,7 @@ class ImportSource:
 
 # ---------------------------------------------------------------- sparse upload
 
-def upload_sparse(conn, volume, path, libvirt):
+def upload_sparse(conn, volume, path):
     """Stream the file at ``path`` into ``volume``, sending its holes as holes (VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM)."""
     stream = conn.newStream(0)
     volume.upload(stream, 0, 0, libvirt.VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM)

@@ -92,7 +92,7 @@ def _check_name(name, param):
         raise ParameterError(param, "the pool name '%s' cannot contain '/'" % name)
 
 
-def _canonical_uuid(value, param):
+def canonical_uuid(value, param):
     """Return a UUID as libvirt prints it (lower-case, dashed); ParameterError when it is none."""
     digits = str(value).strip().replace("-", "")
     if len(digits) != 32 or any(c not in "0123456789abcdefABCDEF" for c in digits):
@@ -104,10 +104,10 @@ def _canonical_uuid(value, param):
 def _canonical_uuids(spec, param):
     """Spell the pool's and the auth secret's uuids as libvirt prints them, so they compare equal."""
     if spec.get("uuid"):
-        spec["uuid"] = _canonical_uuid(spec["uuid"], param)
+        spec["uuid"] = canonical_uuid(spec["uuid"], param)
     auth = spec.get("source", {}).get("auth", {})
     if auth.get("secret_uuid"):
-        auth["secret_uuid"] = _canonical_uuid(auth["secret_uuid"], param)
+        auth["secret_uuid"] = canonical_uuid(auth["secret_uuid"], param)
 
 
 def _config_options(options):

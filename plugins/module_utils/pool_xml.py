@@ -117,15 +117,20 @@ def _drop_none(mapping):
 
 # ---------------------------------------------------------------- parse
 
+def parse_root(xml, error=None):
+    """Return the root element of XML (str or bytes); ``error`` (default PoolXMLError) when it is not XML."""
+    error = error or PoolXMLError
+    if etree is None:
+        raise error("lxml is not installed")
+    try:
+        return etree.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
+    except etree.XMLSyntaxError as exc:
+        raise error("not well-formed XML: %s" % exc)
+
+
 def parse_pool_xml(xml):
     """Parse pool XML (str or bytes) into a pool spec dict."""
-    if etree is None:
-        raise PoolXMLError("lxml is not installed")
-    try:
-        root = etree.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
-    except etree.XMLSyntaxError as exc:
-        raise PoolXMLError("not well-formed XML: %s" % exc)
-    return parse_pool_element(root)
+    return parse_pool_element(parse_root(xml))
 
 
 def parse_pool_element(root):

@@ -484,7 +484,7 @@ class VolumeConverger(Converger):
 
     def _upload(self, image):
         conn = self.connection.conn
-        call("uploading into volume %s" % self.name, upload_sparse, conn, self.volume, image, libvirt)
+        call("uploading into volume %s" % self.name, upload_sparse, conn, self.volume, image)
         call("refreshing pool %s" % self.handle.name, self.handle.pool.refresh, 0)
         self.volume = lookup_volume(self.handle, self.name)
 

@@ -14,6 +14,7 @@ import re
 
 from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError
 from ansible_collections.virtops.storage.plugins.module_utils.image_import import parse_checksum
+from ansible_collections.virtops.storage.plugins.module_utils.pool_spec import MAX_ID, canonical_uuid
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import supports
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import normalize_mode
 from ansible_collections.virtops.storage.plugins.module_utils.units import to_bytes
@@ -26,7 +27,6 @@ BACKING_FORMATS = ("qcow2", "qed", "vmdk", "qcow", "cow")
 _SOURCES = ("clone_from", "import_from", "backing_store")
 # image formats qemu-img reads (an import source)
 IMAGE_FORMATS = ("raw", "qcow2", "qcow", "qed", "vmdk", "vdi", "vpc", "vhdx", "dmg", "cloop", "bochs", "parallels", "luks")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 _NAME = re.compile(r"^[^/]+$")
 
 
@@ -92,7 +92,7 @@ def _permissions(permissions):
         except ValueError as exc:
             raise ParameterError("permissions.mode", str(exc))
     for key in ("owner", "group"):
-        if key in result and not 0 <= result[key] <= 0xFFFFFFFE:
+        if key in result and not 0 <= result[key] <= MAX_ID:
             raise ParameterError("permissions." + key, "%s is not a uid/gid" % result[key])
     return result or None
 
@@ -103,8 +103,8 @@ def _encryption(encryption):
     secret = dict((k, v) for k, v in (encryption.get("secret") or {}).items() if v)
     if len(secret) != 1:
         raise ParameterError("encryption.secret", "name the passphrase secret by exactly one of uuid or usage")
-    if secret.get("uuid") and not _UUID.match(secret["uuid"]):
-        raise ParameterError("encryption.secret.uuid", "'%s' is not a UUID" % secret["uuid"])
+    if secret.get("uuid"):
+        secret["uuid"] = canonical_uuid(secret["uuid"], "encryption.secret.uuid")
     return {"format": encryption.get("format") or "luks", "secret": secret}
 
 

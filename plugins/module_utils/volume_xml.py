@@ -29,7 +29,7 @@ import copy
 
 from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import (
-    PoolXMLError, _drop_none, _int_or_none, _text, etree, normalize_mode)
+    PoolXMLError, _drop_none, _int_or_none, _text, etree, normalize_mode, parse_root)
 from ansible_collections.virtops.storage.plugins.module_utils.units import to_bytes
 
 # the libvirt volume type of a volume in a pool whose volumes become guest disks of this type
@@ -47,13 +47,7 @@ class VolumeXMLError(PoolXMLError):
 
 def parse_volume_xml(xml):
     """Parse volume XML (str or bytes) into a volume spec dict."""
-    if etree is None:
-        raise VolumeXMLError("lxml is not installed")
-    try:
-        root = etree.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
-    except etree.XMLSyntaxError as exc:
-        raise VolumeXMLError("not well-formed XML: %s" % exc)
-    return parse_volume_element(root)
+    return parse_volume_element(parse_root(xml, VolumeXMLError))
 
 
 def parse_volume_element(root):
@@ -137,11 +131,12 @@ def _parse_target(target):
         spec["compat"] = QCOW2_FEATURES_COMPAT
     encryption = target.find("encryption")
     if encryption is not None:
-        spec["encryption"] = _parse_encryption(encryption)
+        spec["encryption"] = parse_encryption(encryption)
     return spec
 
 
-def _parse_encryption(encryption):
+def parse_encryption(encryption):
+    """Parse an ``<encryption>`` element (of a volume, or of a guest disk's source)."""
     secret = encryption.find("secret")
     cipher = encryption.find("cipher")
     ivgen = encryption.find("ivgen")
@@ -216,7 +211,7 @@ def build_volume_element(spec):
         etree.SubElement(target, "format", type=spec["format"])
     _build_permissions(target, spec.get("permissions"))
     if spec.get("encryption"):
-        _build_encryption(target, spec["encryption"])
+        build_encryption(target, spec["encryption"])
     if spec.get("compat"):
         etree.SubElement(target, "compat").text = spec["compat"]
     if spec.get("nocow"):
@@ -253,7 +248,8 @@ def _build_permissions(parent, permissions):
         etree.SubElement(element, "label").text = permissions["label"]
 
 
-def _build_encryption(parent, encryption):
+def build_encryption(parent, encryption):
+    """Add an ``<encryption>`` element for an encryption dict under ``parent``."""
     element = etree.SubElement(parent, "encryption", format=encryption["format"])
     secret = encryption.get("secret") or {}
     if secret:

@@ -43,6 +43,41 @@ def run_module(name, args, check=False, diff=True):
     return result
 
 
+def warnings_of(result):
+    """The warning texts of a module result (plain strings, or ansible-core 2.19's WarningSummary dicts)."""
+    texts = []
+    for warning in result.get("warnings") or []:
+        if isinstance(warning, dict):
+            warning = (warning.get("event") or {}).get("msg") or warning.get("msg") or str(warning)
+        texts.append(warning)
+    return texts
+
+
+def assert_failed(result, *words):
+    """The module failed and its message names every one of ``words``."""
+    assert result.get("failed") is True, result
+    for word in words:
+        assert word in result["msg"], (word, result["msg"])
+
+
+def assert_refused(result, param, fragment=None, ours=True):
+    """The module failed, its message names ``param`` and no traceback leaked out.
+
+    ``ours``: the failure is the collection's own error (not AnsibleModule's
+    argument checking), which also returns the parameter as ``param``.
+    """
+    assert result.get("failed") is True, result
+    msg = result.get("msg", "")
+    assert param in msg, "%r not named in %r" % (param, msg)
+    if fragment is not None:
+        assert fragment in msg, "%r not in %r" % (fragment, msg)
+    for text in (msg, result.get("exception") or "", result["_stderr"]):
+        assert "Traceback" not in text, text
+    if ours:
+        assert result.get("param") == param, result
+    assert "changed" not in result or result["changed"] is False, result
+
+
 def virsh(*args, check=True):
     """Run virsh on qemu:///system and return its stdout."""
     proc = subprocess.run(["virsh", "-q", "-c", URI] + list(args), capture_output=True, text=True, check=False)

@@ -14,28 +14,10 @@ import uuid
 
 import pytest
 
-from .conftest import URI, pool_exists, pool_info, run_module, virsh
+from .conftest import URI, assert_refused, pool_exists, pool_info, run_module, virsh
 
 UUID = "2ec115d7-3a88-3ceb-bc12-0ac909a6fd87"
 WWNN, WWPN = "20000000c9831b4b", "10000000c9831b4b"
-
-
-def assert_refused(result, param, fragment=None, ours=True):
-    """The module failed, its message names ``param`` and no traceback leaked out.
-
-    ``ours``: the failure is the collection's own error (not AnsibleModule's
-    argument checking), which also returns the parameter as ``param``.
-    """
-    assert result.get("failed") is True, result
-    msg = result.get("msg", "")
-    assert param in msg, "%r not named in %r" % (param, msg)
-    if fragment is not None:
-        assert fragment in msg, "%r not in %r" % (fragment, msg)
-    for text in (msg, result.get("exception") or "", result["_stderr"]):
-        assert "Traceback" not in text, text
-    if ours:
-        assert result.get("param") == param, result
-    assert "changed" not in result or result["changed"] is False, result
 
 
 def pools_named(prefix):

@@ -16,7 +16,7 @@ from lxml import etree
 
 # pytest fixtures, used as test arguments
 from .backends import iscsi, loopdisk, loopfs  # noqa: F401  pylint: disable=unused-import
-from .conftest import pool_exists, pool_info, run_module, six_steps, virsh
+from .conftest import assert_failed, pool_exists, pool_info, run_module, six_steps, virsh, warnings_of
 
 
 # ---------------------------------------------------------------- host helpers
@@ -59,22 +59,6 @@ def assert_running(name, autostart=None):
     assert facts["Persistent"] == "yes", facts
     if autostart is not None:
         assert facts["Autostart"] == ("yes" if autostart else "no"), facts
-
-
-def warnings_of(result):
-    """The warning texts of a module result (plain strings, or ansible-core 2.19's WarningSummary dicts)."""
-    texts = []
-    for warning in result.get("warnings") or []:
-        if isinstance(warning, dict):
-            warning = (warning.get("event") or {}).get("msg") or warning.get("msg") or str(warning)
-        texts.append(warning)
-    return texts
-
-
-def assert_failed(result, *words):
-    assert result.get("failed") is True, result
-    for word in words:
-        assert word in result["msg"], (word, result["msg"])
 
 
 # ---------------------------------------------------------------- dir

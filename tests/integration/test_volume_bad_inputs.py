@@ -27,7 +27,7 @@ import libvirt
 import pytest
 
 from .backends import Backend
-from .conftest import URI, run_module, virsh
+from .conftest import URI, assert_refused, run_module, virsh
 
 MIB = 1024 * 1024
 RAW_SIZE = 2 * MIB
@@ -35,24 +35,6 @@ QCOW2_SIZE = 2 * MIB
 FS_VOLUME_SIZE = 1 * MIB
 PARTITION_SIZE = 16 * MIB
 MARKER = b"virtops bad-input marker: this content must survive every refused task\n"
-
-
-def assert_refused(result, param, fragment=None, ours=True):
-    """The module failed, its message names ``param`` and no traceback leaked out.
-
-    ``ours``: the failure is the collection's own error (not AnsibleModule's
-    argument checking), which also returns the parameter as ``param``.
-    """
-    assert result.get("failed") is True, result
-    msg = result.get("msg", "")
-    assert param in msg, "%r not named in %r" % (param, msg)
-    if fragment is not None:
-        assert fragment in msg, "%r not in %r" % (fragment, msg)
-    for text in (msg, result.get("exception") or "", result["_stderr"]):
-        assert "Traceback" not in text, text
-    if ours:
-        assert result.get("param") == param, result
-    assert "changed" not in result or result["changed"] is False, result
 
 
 # ---------------------------------------------------------------- the pools, made once

@@ -19,11 +19,11 @@ import pytest
 
 # pytest fixtures, used as test arguments
 from .backends import loopdisk, loopfs  # noqa: F401  pylint: disable=unused-import
-from .conftest import run_module, six_steps, virsh
+from .conftest import assert_failed, run_module, six_steps, virsh, warnings_of
 from .volume_helpers import (
-    MIB, allocated, assert_failed, define_guest, define_volume_secret, http_server, make_dir_pool, parted_numbers,
+    MIB, allocated, define_guest, define_volume_secret, http_server, make_dir_pool, parted_numbers,
     qemu_img_info, raw_sha256, reads_as_zeros, sha256_file, undefine_guest, undefine_secret, vol_exists, vol_info,
-    vol_names, vol_xml, warnings_of, write_random)
+    vol_names, vol_xml, write_random)
 
 try:  # the import records the module keeps (installed collection, on PYTHONPATH)
     from ansible_collections.virtops.storage.plugins.module_utils.image_import import ImportRecords

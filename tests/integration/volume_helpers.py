@@ -26,25 +26,6 @@ from .conftest import URI, run_module, virsh
 MIB = 1024 * 1024
 
 
-# ---------------------------------------------------------------- module results
-
-def warnings_of(result):
-    """The warning texts of a module result (plain strings, or ansible-core 2.19's WarningSummary dicts)."""
-    texts = []
-    for warning in result.get("warnings") or []:
-        if isinstance(warning, dict):
-            warning = (warning.get("event") or {}).get("msg") or warning.get("msg") or str(warning)
-        texts.append(warning)
-    return texts
-
-
-def assert_failed(result, *words):
-    """The module failed and its message names every one of ``words``."""
-    assert result.get("failed") is True, result
-    for word in words:
-        assert word in result["msg"], (word, result["msg"])
-
-
 # ---------------------------------------------------------------- pools and volumes (virsh)
 
 def make_dir_pool(pools, name, path):
