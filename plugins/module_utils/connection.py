@@ -19,7 +19,9 @@ from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, VirtopsError)
+from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import domain_disks
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import LXML_IMPORT_ERROR, etree
+from ansible_collections.virtops.storage.plugins.module_utils.secret_xml import USAGE_TYPE_IDS
 
 try:
     import libvirt
@@ -107,6 +109,17 @@ class Connection:
                 return None
             raise LibvirtCallError("looking up storage pool %s" % name, exc)
 
+    def lookup_secret(self, uuid=None, usage=None):
+        """Return the ``virSecret`` with ``uuid``, else the one of ``usage`` (usage type, usage id); None when none."""
+        try:
+            if uuid:
+                return self.conn.secretLookupByUUIDString(uuid)
+            return self.conn.secretLookupByUsage(USAGE_TYPE_IDS[usage[0]], usage[1])
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_SECRET:
+                return None
+            raise LibvirtCallError("looking up secret %s" % (uuid or " ".join(usage)), exc)
+
     def list_pools(self):
         """Return every storage pool (defined or transient) of the connection."""
         return call("listing storage pools", self.conn.listAllStoragePools, 0)
@@ -116,3 +129,20 @@ class Connection:
         xml = call("reading storage pool capabilities", self.conn.getStoragePoolCapabilities, 0)
         root = etree.fromstring(xml.encode("utf-8"))
         return [p.get("type") for p in root.findall("pool") if p.get("supported") == "yes"]
+
+    def guest_disks(self):
+        """Return [(guest name, disk dicts)] of every guest: its persistent definition and, when running, its live one."""
+        result = []
+        for domain in call("listing guests", self.conn.listAllDomains, 0):
+            name = domain.name()
+            xmls = []
+            if call("reading guest %s persistence" % name, domain.isPersistent):
+                xmls.append(call("reading guest %s definition" % name, domain.XMLDesc,
+                                 libvirt.VIR_DOMAIN_XML_INACTIVE))
+            if call("reading guest %s state" % name, domain.isActive):
+                xmls.append(call("reading guest %s live XML" % name, domain.XMLDesc, 0))
+            disks = []
+            for xml in xmls:
+                disks.extend(domain_disks(xml))
+            result.append((name, disks))
+        return result

@@ -25,15 +25,13 @@ from ansible.module_utils.urls import open_url
 
 from ansible_collections.virtops.storage.plugins.module_utils.connection import libvirt
 from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError, VirtopsError
+from ansible_collections.virtops.storage.plugins.module_utils.records import RecordStore, record_dirs
 
 CHECKSUM_ALGORITHMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
 URL_SCHEMES = ("http://", "https://", "ftp://")
 CHUNK = 1024 * 1024
 _BLOCK = 64 * 1024  # granularity of the holes a download keeps
-# where the import records live (one small JSON file per volume); root's, else the user's
-RECORD_DIRS = ("/var/lib/virtops-storage/imports",
-               os.path.join(os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"),
-                            "virtops-storage", "imports"))
+RECORD_DIRS = record_dirs("imports")
 
 
 def parse_checksum(value):
@@ -228,43 +226,8 @@ def _skip(stream, length, fd):
 
 # ---------------------------------------------------------------- records
 
-class ImportRecords:
-    """What was imported into which volume: one JSON file per volume key, no value secret."""
+class ImportRecords(RecordStore):
+    """What was imported into which volume ({'src', 'checksum'}), one record per volume key."""
 
     def __init__(self, directories=RECORD_DIRS):
-        self.directories = directories
-
-    @staticmethod
-    def _name(volume_key):
-        return hashlib.sha256(volume_key.encode("utf-8")).hexdigest() + ".json"
-
-    def read(self, volume_key):
-        """Return the record of ``volume_key`` ({'src', 'checksum'}) or None."""
-        for directory in self.directories:
-            try:
-                with open(os.path.join(directory, self._name(volume_key))) as handle:
-                    return json.load(handle)
-            except (OSError, ValueError):
-                continue
-        return None
-
-    def write(self, volume_key, record):
-        """Store the record of ``volume_key`` in the first writable directory."""
-        for directory in self.directories:
-            try:
-                os.makedirs(directory, mode=0o700, exist_ok=True)
-                path = os.path.join(directory, self._name(volume_key))
-                with open(path + ".tmp", "w") as handle:
-                    json.dump(dict(record, volume=volume_key), handle)
-                os.rename(path + ".tmp", path)
-                return
-            except OSError:
-                continue
-
-    def remove(self, volume_key):
-        """Forget ``volume_key`` (its volume was deleted)."""
-        for directory in self.directories:
-            try:
-                os.unlink(os.path.join(directory, self._name(volume_key)))
-            except OSError:
-                pass
+        super().__init__(directories)

@@ -13,9 +13,10 @@ from ansible_collections.virtops.storage.plugins.module_utils.errors import (
 from ansible_collections.virtops.storage.plugins.module_utils.host_probe import HostProbe
 from ansible_collections.virtops.storage.plugins.module_utils.pool_spec import (
     spec_from_params, validate_spec)
-from ansible_collections.virtops.storage.plugins.module_utils.pool_types import POOL_TYPES, supports
+from ansible_collections.virtops.storage.plugins.module_utils.pool_types import DISK_SECRET_TYPES, POOL_TYPES, supports
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import (
     build_pool_xml, parse_pool_xml)
+from ansible_collections.virtops.storage.plugins.module_utils.secret import check_secret_reference
 
 # virStoragePoolState, by index
 POOL_STATES = ("inactive", "building", "running", "degraded", "inaccessible")
@@ -213,6 +214,8 @@ class PoolConverger(Converger):
             full = overlay(current["spec"], spec)
         row = POOL_TYPES[spec["type"]]
         active = bool(current and current["active"])
+        self._check_auth_secret(full, must_exist=desired["state"] == "active" and not active
+                                and not self.module.check_mode)
         actions = []
 
         if new or changed_fields or not current["persistent"]:
@@ -273,6 +276,21 @@ class PoolConverger(Converger):
             actions.append(Action("delete the underlying storage of pool %s" % self.name, self._delete))
         actions.append(Action("undefine pool %s" % self.name, self._undefine))
         return actions
+
+    def _check_auth_secret(self, spec, must_exist):
+        """The secret the source auth names exists with the usage type of the auth (chap: iscsi, ceph: ceph).
+
+        A missing one fails only when the pool is to start now (libvirt would fail to log in);
+        otherwise it is a warning: an earlier task of the play may define it.
+        """
+        auth = spec.get("source", {}).get("auth")
+        if not auth:
+            return
+        reference = {"uuid": auth.get("secret_uuid")} if auth.get("secret_uuid") else {"usage": auth.get("secret_usage")}
+        found = check_secret_reference(self.connection, reference, DISK_SECRET_TYPES[auth["type"]],
+                                       "source.auth.secret", must_exist)
+        if isinstance(found, str):
+            self.warnings.append(found)
 
     def _check_daemon_supports(self, pool_type):
         supported = self.connection.supported_pool_types()

@@ -11,7 +11,7 @@ from collections import namedtuple
 from ansible_collections.virtops.storage.plugins.module_utils.connection import call, libvirt
 from ansible_collections.virtops.storage.plugins.module_utils.converge import Action, Converger
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import (
-    RAW_FORMATS, build_disk_xml, check_disk_options, disk_uses, domain_disks, guest_disk, volume_references)
+    RAW_FORMATS, build_disk_xml, check_disk_options, disk_uses, guest_disk, volume_references)
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, UnsafeActionError, VirtopsError)
 from ansible_collections.virtops.storage.plugins.module_utils.host_probe import HostProbe
@@ -19,6 +19,7 @@ from ansible_collections.virtops.storage.plugins.module_utils.image_import impor
     ImportRecords, ImportSource, upload_sparse, upload_zeros)
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import POOL_TYPES, supports
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import parse_pool_xml
+from ansible_collections.virtops.storage.plugins.module_utils.secret import check_secret_reference
 from ansible_collections.virtops.storage.plugins.module_utils.volume_spec import (
     check_against_pool, creation_spec, desired_from_params, effective_format)
 from ansible_collections.virtops.storage.plugins.module_utils.volume_xml import build_volume_xml, parse_volume_xml
@@ -30,8 +31,6 @@ FACT_FIELDS = ("name", "key", "path", "type", "format", "capacity", "allocation"
 # libvirt 9.0's parted error when it deletes a partition named with a 'p' separator (loop0p2, nvme0n1p2)
 _PARTED_NAME_BUG = "Partition doesn't exist"
 
-# virSecretUsageType, by value
-_SECRET_USAGE_NAMES = {0: "none", 1: "volume", 2: "ceph", 3: "iscsi", 4: "tls", 5: "vtpm"}
 
 PoolHandle = namedtuple("PoolHandle", ["pool", "name", "spec", "row"])
 
@@ -73,23 +72,6 @@ def volume_facts(handle, spec, xml, disk_options=None):
     facts.update(pool=handle.name, pool_type=handle.row.name, xml=xml, disk=disk,
                  disk_xml=build_disk_xml(disk) if disk else None)
     return facts
-
-
-def guest_disks(connection):
-    """Return [(domain name, disk dicts)] of every guest: its persistent definition and, when running, its live one."""
-    result = []
-    for domain in call("listing guests", connection.conn.listAllDomains, 0):
-        name = domain.name()
-        xmls = []
-        if call("reading guest %s persistence" % name, domain.isPersistent):
-            xmls.append(call("reading guest %s definition" % name, domain.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE))
-        if call("reading guest %s state" % name, domain.isActive):
-            xmls.append(call("reading guest %s live XML" % name, domain.XMLDesc, 0))
-        disks = []
-        for xml in xmls:
-            disks.extend(domain_disks(xml))
-        result.append((name, disks))
-    return result
 
 
 def guests_using(disks_by_guest, handle, spec):
@@ -370,7 +352,7 @@ class VolumeConverger(Converger):
         if self.params.get("allow_in_use"):
             return
         if self._guests is None:
-            self._guests = guests_using(guest_disks(self.connection), self.handle, spec)
+            self._guests = guests_using(self.connection.guest_disks(), self.handle, spec)
         if self._guests:
             raise UnsafeActionError(
                 "volume %s of pool %s is used by guest(s) %s: %s would break them. Detach it first, or set "
@@ -378,24 +360,18 @@ class VolumeConverger(Converger):
 
     def _check_secret(self, secret):
         """The passphrase secret must exist, be a volume secret and hold a value (libvirt checks only at creation)."""
-        conn = self.connection.conn
-        how, ref = next(iter(secret.items()))
-        try:
-            found = conn.secretLookupByUUIDString(ref) if how == "uuid" else \
-                conn.secretLookupByUsage(libvirt.VIR_SECRET_USAGE_TYPE_VOLUME, ref)
-        except libvirt.libvirtError:
-            raise ParameterError("encryption.secret", "no libvirt secret with %s %s (define it first, with usage type "
-                                 "volume and the passphrase as its value)" % (how, ref))
-        if found.usageType() != libvirt.VIR_SECRET_USAGE_TYPE_VOLUME:
-            raise ParameterError("encryption.secret", "secret %s %s is not a volume secret (its usage type is %s): a LUKS "
-                                 "passphrase lives in a secret of usage type volume" % (
-                                     how, ref, _SECRET_USAGE_NAMES.get(found.usageType(), found.usageType())))
+        found = check_secret_reference(self.connection, secret, "volume", "encryption.secret",
+                                       must_exist=not self.module.check_mode)
+        if isinstance(found, str):  # check mode: an earlier task of the play may define it
+            self.warnings.append(found)
+            return
         try:
             found.value(0)
         except libvirt.libvirtError as exc:
-            # a private secret's value cannot be read back (OPERATION_DENIED): it is there or libvirt says so later
+            # a private secret's value cannot be read back (INVALID_SECRET): it is there or libvirt says so later
             if exc.get_error_code() == libvirt.VIR_ERR_NO_SECRET:
-                raise ParameterError("encryption.secret", "secret %s %s has no value: set the passphrase first" % (how, ref))
+                raise ParameterError("encryption.secret", "secret %s has no value: set the passphrase first" % (
+                    secret.get("uuid") or secret.get("usage")))
 
     def _clone_source(self, clone_from):
         source_handle = self.handle
@@ -579,7 +555,7 @@ class VolumeInfoReader:
         else:
             volumes = sorted(call("listing volumes of pool %s" % handle.name, handle.pool.listAllVolumes, 0),
                              key=lambda v: v.name())
-        disks_by_guest = guest_disks(self.connection) if volumes else []
+        disks_by_guest = self.connection.guest_disks() if volumes else []
         result = {"changed": False, "volumes": []}
         for volume in volumes:
             spec, xml = read_volume(handle, volume)
