@@ -12,10 +12,10 @@ version_added: 0.1.0
 description:
   - Converges one libvirt secret to the declared definition (usage, description, flags) and value, or
     removes it.
-  - A secret is found by O(uuid), else by its usage (O(usage_type) and O(usage_id)): libvirt allows one
+  - A secret is found by O(uuid), else by its usage (O(usage_type) and O(usage_id)). libvirt allows one
     secret per usage, so a secret defined without a uuid keeps the uuid libvirt gives it and is found again
     by its usage on the next run.
-  - The value is never shown, at any verbosity: not in the result, the diff, a warning or an error message.
+  - The value is never shown, at any verbosity; not in the result, the diff, a warning or an error message.
   - B(Value policy.) libvirt returns the value of a non-private secret, never that of a private one. The
     value of a non-private secret is compared with the declared one and set only when it differs, whatever
     O(update_value) says. The value of a private secret is set when the module creates (or re-creates) the
@@ -25,8 +25,8 @@ description:
     on the hypervisor host (libvirt itself keeps the value, in clear, under C(/etc/libvirt/secrets)). A
     value changed behind the module's back (C(virsh secret-set-value)) is not seen on a private secret.
   - B(Flags.) Making a secret private, or changing O(ephemeral), is done in place. libvirt refuses to make a
-    private secret non-private or to change the usage of a secret: the module then re-creates it with the
-    same uuid, so that references by uuid keep working, and sets the value again. That needs the value: the
+    private secret non-private or to change the usage of a secret, so the module then re-creates it with the
+    same uuid, so that references by uuid keep working, and sets the value again. That needs the value, the
     declared one, or the current one of a non-private secret. Without one the task fails and changes nothing.
 author:
   - virtops.storage developers (@virtops)
@@ -179,6 +179,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changed:
+  description: Whether anything was (or, in check mode, would be) changed.
+  returned: always
+  type: bool
 secret:
   description: The secret after the task (in check mode, as it is now); null when it does not exist. Never
     the value.
@@ -218,6 +222,11 @@ actions:
   type: list
   elements: str
   sample: ["define secret ceph client.libvirt", "set the value of secret ceph client.libvirt"]
+diff:
+  description: The secret's fields before and after, in diff mode. When the value changes, a C(value) key
+    says so with a placeholder; it never holds the value.
+  returned: when diff mode is on
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule

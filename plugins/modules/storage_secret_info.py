@@ -10,7 +10,7 @@ module: storage_secret_info
 short_description: Read libvirt secrets and what references them, never their values
 version_added: 0.1.0
 description:
-  - Returns every libvirt secret, or one by O(uuid) or by usage (O(usage_type) and O(usage_id)): its
+  - Returns every libvirt secret, or one by O(uuid) or by usage (O(usage_type) and O(usage_id)), with its
     uuid, usage, description and flags, and the pools, volumes and guest disks that reference it.
   - Never reads or returns a value, and never changes anything.
 author:

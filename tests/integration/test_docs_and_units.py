@@ -96,3 +96,32 @@ def test_storage_volume_info_return_matches_docs(dir_volume):
     assert returned == set(doc), (returned, set(doc))
     assert result["changed"] is False
     assert set(result["volumes"][0]) == set(doc["volumes"]["contains"])
+
+
+@pytest.fixture
+def ceph_secret(prefix):
+    usage = prefix + "docs"
+    result = run_module("storage_secret", {"usage_type": "ceph", "usage_id": usage, "value": "docs-" + prefix})
+    assert result["changed"] and not result.get("failed"), result
+    yield usage, result
+    virsh("secret-undefine", result["secret"]["uuid"], check=False)
+
+
+def test_storage_secret_return_matches_docs(ceph_secret):
+    dummy, result = ceph_secret
+    doc = documented("storage_secret")
+    returned = set(k for k in result if k not in ("invocation", "_stderr"))
+    assert returned == set(doc), (returned, set(doc))
+    assert set(result["secret"]) == set(doc["secret"]["contains"])
+
+
+def test_storage_secret_info_return_matches_docs(ceph_secret):
+    usage, dummy = ceph_secret
+    doc = documented("storage_secret_info")
+    result = run_module("storage_secret_info", {"usage_type": "ceph", "usage_id": usage})
+    returned = set(k for k in result if k not in ("invocation", "_stderr", "changed"))
+    assert returned == set(doc), (returned, set(doc))
+    assert result["changed"] is False
+    (secret,) = result["secrets"]
+    assert set(secret) == set(doc["secrets"]["contains"])
+    assert set(secret["referenced_by"]) == set(doc["secrets"]["contains"]["referenced_by"]["contains"])
