@@ -41,6 +41,7 @@ FACT_FIELDS = ("uuid", "usage_type", "usage_id", "description", "ephemeral", "pr
 # the fields a redefinition changes in place (usage and private -> non-private need a re-creation)
 _MUTABLE_FIELDS = ("description", "ephemeral", "private")
 FINGERPRINT_ITERATIONS = 200000
+MIN_MASKED_BYTES = 4
 # a disk's <encryption> secret is of type passphrase, stored in a secret of usage type volume
 _DISK_SECRET_USAGE = {"passphrase": "volume"}
 
@@ -70,13 +71,20 @@ def decode_value(params):
 
 
 def value_forms(value):
-    """The spellings of ``value`` that must never be written: itself (when text), base64 and hex."""
+    """The spellings of ``value`` that must never be written: itself (when text), base64 and hex.
+
+    Ansible masks each of them wherever it appears in the result. Forms of a
+    value shorter than MIN_MASKED_BYTES are left out: masking two hex digits
+    would garble uuids and sizes, and such a value is no secret anyway.
+    """
+    if len(value) < MIN_MASKED_BYTES:
+        return set()
     forms = {base64.b64encode(value).decode("ascii"), value.hex(), value.hex().upper()}
     try:
         forms.add(value.decode("utf-8"))
     except UnicodeDecodeError:
         pass  # binary: only its encoded forms could appear in text
-    return set(form for form in forms if form)
+    return forms
 
 
 def fingerprint(value, salt, iterations=FINGERPRINT_ITERATIONS):
