@@ -30,6 +30,9 @@ FACT_FIELDS = ("name", "key", "path", "type", "format", "capacity", "allocation"
                "encryption")
 # libvirt 9.0's parted error when it deletes a partition named with a 'p' separator (loop0p2, nvme0n1p2)
 _PARTED_NAME_BUG = "Partition doesn't exist"
+# qemu-img's LUKS creation when its CPU-time measurement reads zero (see VolumeConverger._create)
+_LUKS_TIMING_ERROR = "Unable to get accurate CPU usage"
+LUKS_TIMING_ATTEMPTS = 5
 
 
 PoolHandle = namedtuple("PoolHandle", ["pool", "name", "spec", "row"])
@@ -402,8 +405,7 @@ class VolumeConverger(Converger):
         if desired["preallocation"] == "metadata" or (desired["preallocation"] == "falloc" and spec.get("format") == "qcow2"):
             flags |= libvirt.VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA
         try:
-            self.volume = call("creating volume %s in pool %s" % (self.name, self.handle.name),
-                               self.handle.pool.createXML, build_volume_xml(spec), flags)
+            self.volume = self._create_volume(build_volume_xml(spec), flags, bool(desired["encryption"]))
         except LibvirtCallError as exc:
             if desired["encryption"] and exc.libvirt_code == libvirt.VIR_ERR_NO_SECRET:
                 raise ParameterError("encryption.secret", "libvirt cannot use the passphrase secret: %s (a private "
@@ -412,6 +414,23 @@ class VolumeConverger(Converger):
         if desired["preallocation"] == "full":
             self._undo_on_failure("writing zeros into volume %s" % self.name, lambda: upload_zeros(
                 self.connection.conn, self.volume, spec["capacity"]))
+
+    def _create_volume(self, xml, flags, encrypted):
+        """createXML; for a LUKS volume again when qemu-img's timing of the key derivation failed.
+
+        qemu-img (QEMU 7.2, as in Debian 12) times the LUKS key derivation with the thread's CPU clock
+        and gives up when a coarse clock reads no time spent. libvirt removes the volume that failed,
+        so a new attempt, which measures again, is safe.
+        """
+        attempt = 1
+        while True:
+            try:
+                return call("creating volume %s in pool %s" % (self.name, self.handle.name),
+                            self.handle.pool.createXML, xml, flags)
+            except LibvirtCallError as exc:
+                if not encrypted or _LUKS_TIMING_ERROR not in exc.msg or attempt == LUKS_TIMING_ATTEMPTS:
+                    raise
+                attempt += 1
 
     def _clone(self, spec, source_volume):
         self.volume = call("cloning volume %s into %s" % (source_volume.name(), self.name),

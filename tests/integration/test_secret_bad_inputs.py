@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import json
 import os
+import subprocess
 import uuid
 
 import libvirt
@@ -84,10 +85,21 @@ def env(prefix):
 
 # ---------------------------------------------------------------- the host, before and after
 
-def _secret_list():
+def _virsh_all(*commands):
+    """Run the virsh ``commands`` (argument tuples) at once; return their outputs (stdout, or the error)."""
+    procs = [subprocess.Popen(["virsh", "-q", "-c", URI] + list(command), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for command in commands]
+    outputs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        outputs.append(out if proc.returncode == 0 else "virsh failed: " + err)
+    return outputs
+
+
+def _secret_list(listing=None):
     """(uuid, usage) of every secret, as ``virsh secret-list`` shows them."""
     rows = []
-    for line in virsh("secret-list").splitlines():
+    for line in (virsh("secret-list") if listing is None else listing).splitlines():
         parts = line.split(None, 1)
         if parts:
             rows.append((parts[0], parts[1].strip() if len(parts) > 1 else ""))
@@ -106,16 +118,16 @@ def _record(secret_uuid):
 def host_state(info):
     """Everything a refused task must leave as it was."""
     tokens = info["tokens"]
+    listing, open_xml, private_xml, open_value = _virsh_all(
+        ("secret-list",), ("secret-dumpxml", tokens["@OPEN"]), ("secret-dumpxml", tokens["@PRIV"]),
+        ("secret-get-value", tokens["@OPEN"]))
     # the daemon is shared: the secrets of this test (by uuid or usage), and any without usage (which only a
     # buggy define by uuid could have made)
-    ours = sorted((secret_uuid, usage) for secret_uuid, usage in _secret_list()
+    ours = sorted((secret_uuid, usage) for secret_uuid, usage in _secret_list(listing)
                   if secret_uuid in info["uuids"] or info["prefix"] in usage
                   or usage.split(" ", 1)[0] not in USAGE_TYPES)
     return {
-        "secrets": ours,
-        "open xml": virsh("secret-dumpxml", tokens["@OPEN"]),
-        "private xml": virsh("secret-dumpxml", tokens["@PRIV"]),
-        "open value": virsh("secret-get-value", tokens["@OPEN"]),
+        "secrets": ours, "open xml": open_xml, "private xml": private_xml, "open value": open_value,
         "records": dict((secret_uuid, _record(secret_uuid)) for secret_uuid in info["uuids"]),
     }
 
@@ -302,7 +314,7 @@ def test_bad_input(case, check, env):
     dummy, module, args, params, fragment, ours = case
     args = _substitute(args, env["tokens"])
     fragment = _substitute(fragment, env["tokens"])
-    before = host_state(env)
+    before = env["baseline"]  # taken just now: the secrets are made for each test
     result = run_module(module, args, check=check)
     after = host_state(env)
     assert_refused(result, params[0], fragment, ours)

@@ -12,8 +12,8 @@ from ansible_collections.virtops.storage.plugins.module_utils import secret
 from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError
 from ansible_collections.virtops.storage.plugins.module_utils.records import RecordStore, record_dirs
 from ansible_collections.virtops.storage.plugins.module_utils.secret import (
-    FINGERPRINT_ITERATIONS, ValueRecords, _check_usage_id, _refers_to, decode_value, describe, fingerprint,
-    value_forms)
+    FINGERPRINT_ITERATIONS, MIN_MASKED_BYTES, ValueRecords, _check_usage_id, _refers_to, decode_value, describe,
+    fingerprint, value_forms)
 
 URI = "qemu:///system"
 UUID = "0a81f5b2-8403-7b23-c8d6-21ccc2f80fb0"
@@ -100,8 +100,20 @@ def test_value_forms_binary():
 
 def test_value_forms_digits_only_hex():
     """A hex spelling without letters is the same upper and lower: one form, no empty string."""
-    forms = value_forms(b"\x11")
-    assert forms == {"\x11", "EQ==", "11"}
+    forms = value_forms(b"\x11\x22\x33\x44")
+    assert forms == {"\x11\"3D", "ESIzRA==", "11223344"}
+
+
+@pytest.mark.parametrize("value", [b"", b"a", b"\xff\xfe", b"abc", "\u00e9a".encode("utf-8")])
+def test_value_forms_of_short_values_are_not_masked(value):
+    """Masking one to three bytes' spellings (two hex digits...) would garble uuids and sizes in every result."""
+    assert len(value) < MIN_MASKED_BYTES
+    assert value_forms(value) == set()
+
+
+def test_value_forms_from_min_masked_bytes():
+    value = b"a" * MIN_MASKED_BYTES
+    assert value_forms(value) == {"aaaa", "YWFhYQ==", "61616161"}
 
 
 def test_fingerprint_is_pbkdf2_sha256():
