@@ -114,8 +114,8 @@ class ValueRecords(RecordStore):
         try:
             expected = fingerprint(value, bytes.fromhex(record["salt"]), int(record["iterations"]))
             return hmac.compare_digest(expected, record["fingerprint"])
-        except (TypeError, KeyError, ValueError):
-            return None
+        except (TypeError, KeyError, ValueError, OverflowError):
+            return None  # no record, or one this version cannot read: as good as none
 
     def forget(self, uri, uuid):
         self.remove(self.key(uri, uuid))
@@ -243,6 +243,8 @@ class SecretConverger(Converger):
             _check_usage_id(usage_type, usage_id)
         elif not uuid:
             raise ParameterError("usage_type", "name the secret by usage_type and usage_id, or by uuid")
+        if params.get("description") is not None:
+            _check_text(params["description"], "description")
         self.value = decode_value(params)
         if self.value is not None:
             self.module.no_log_values.update(value_forms(self.value))
@@ -368,7 +370,9 @@ class SecretConverger(Converger):
             after.setdefault("private", True)
             after.setdefault("ephemeral", False)
         if self._value_action:  # that it changes, never what
-            before["value"], after["value"] = "(not shown)", "(not shown, changed)"
+            if current is not None:
+                before["value"] = "(not shown)"
+            after["value"] = "(not shown, changed)"
         return before, after
 
     # -- apply (side effects only)
@@ -391,14 +395,25 @@ class SecretConverger(Converger):
             self._define(spec)
             self._set_value(value)
         except LibvirtCallError as exc:
-            try:
-                self._define(current["spec"])
-                if current["value"] is not None:
-                    self._set_value(current["value"])
-                exc.msg += " (the previous definition was restored)"
-            except LibvirtCallError:
-                exc.msg += " (restoring the previous definition failed too: the secret is gone)"
+            exc.msg += self._restore(current)
             raise
+
+    def _restore(self, current):
+        """Define the secret as it was before a failed re-creation; return what to add to the error."""
+        try:
+            if self.connection.lookup_secret(uuid=current["spec"]["uuid"]) is not None:
+                self._undefine()  # the new definition: libvirt refuses another usage on the same uuid
+            self._define(current["spec"])
+        except LibvirtCallError as error:
+            return " (restoring the previous definition failed too: %s)" % error.msg
+        if current["value"] is None:
+            return " (the previous definition was restored, without its value, which libvirt never returns: " \
+                   "set it again)"
+        try:
+            self._set_value(current["value"])
+        except LibvirtCallError as error:
+            return " (the previous definition was restored, but not its value: %s)" % error.msg
+        return " (the previous definition and value were restored)"
 
     def _undefine(self):
         uuid = self.secret.UUIDString()
@@ -410,14 +425,21 @@ def _check_usage_id(usage_type, usage_id):
     """The usage id libvirt's schema accepts for ``usage_type``."""
     if usage_id is None or not usage_id.strip():
         raise ParameterError("usage_id", "required with usage_type %s: %s" % (usage_type, USAGE_TYPES[usage_type][1]))
-    if "\n" in usage_id:
-        raise ParameterError("usage_id", "must be one line")
-    if usage_type == "volume" and not usage_id.startswith("/"):
+    _check_text(usage_id, "usage_id", allowed="")
+    if usage_type == "volume" and (not usage_id.startswith("/") or len(usage_id) < 2):
         raise ParameterError("usage_id", "a volume secret's usage id is the absolute path of the volume, not '%s'"
                              % usage_id)
     if usage_type != "volume" and "/" in usage_id:
         raise ParameterError("usage_id", "'%s' cannot contain '/' (libvirt's schema for %s usage ids)" % (
             usage_id, usage_type))
+
+
+def _check_text(text, param, allowed="\t\n"):
+    """XML holds no control characters (a usage id not even a line break): refuse them before libvirt is asked."""
+    bad = sorted(set(c for c in text if (ord(c) < 32 or ord(c) == 127) and c not in allowed))
+    if bad:
+        rule = "must not contain control characters" if "\n" in allowed else "must be one line without control characters"
+        raise ParameterError(param, "%s (found %s)" % (rule, ", ".join("U+%04X" % ord(c) for c in bad)))
 
 
 # ---------------------------------------------------------------- info

@@ -233,8 +233,6 @@ def test_records_corrupt_record_is_no_record(tmp_path, content):
     assert records.matches(URI, UUID, VALUE) is None
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError,
-                   reason="bug: ValueRecords.matches lets OverflowError out of a corrupt record")
 def test_records_corrupt_iterations_overflow_is_no_record(tmp_path):
     """A record whose iteration count overflows C long is as corrupt as one with text there: no record (None)."""
     records = _records(tmp_path)

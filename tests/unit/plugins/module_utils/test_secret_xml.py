@@ -8,6 +8,8 @@ import libvirt
 import pytest
 from lxml import etree
 
+from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError
+from ansible_collections.virtops.storage.plugins.module_utils.secret import _check_usage_id
 from ansible_collections.virtops.storage.plugins.module_utils.secret_xml import (
     USAGE_TYPE_IDS, USAGE_TYPE_NAMES, USAGE_TYPES, SecretXMLError, build_secret_xml, parse_secret_xml)
 
@@ -215,6 +217,31 @@ def test_special_characters_are_escaped(secret_schema):
     xml = build_secret_xml(spec)
     _validate(secret_schema, xml)
     assert parse_secret_xml(xml) == spec
+
+
+@pytest.mark.parametrize("usage_type, usage_id", [
+    ("volume", "/var/lib/libvirt/images/a b.img"), ("volume", "/a"),
+    ("ceph", "client.admin"), ("ceph", " leading and trailing "), ("iscsi", "iqn.2024-01.test:t1"),
+    ("tls", "\u00fcnicode \u2603"), ("vtpm", "x"),
+])
+def test_usage_ids_check_usage_id_accepts_are_schema_valid(usage_type, usage_id, secret_schema):
+    """What _check_usage_id accepts, libvirt's schema accepts too (it is stricter: no control characters)."""
+    assert _check_usage_id(usage_type, usage_id) is None
+    xml = build_secret_xml({"usage_type": usage_type, "usage_id": usage_id})
+    _validate(secret_schema, xml)
+    assert parse_secret_xml(xml)["usage_id"] == usage_id
+
+
+@pytest.mark.parametrize("usage_type, usage_id", [
+    ("volume", "/"),                    # absFilePath is (/|[a-zA-Z]:\\).+ : a character must follow the '/'
+    ("volume", "/images/a\rb.img"),     # and '.' matches no carriage return
+    ("ceph", "client\x01admin"),        # no XML 1.0 document holds a control character
+    ("ceph", "a\rb"),                   # the schema allows a carriage return, a usage id has no use for one
+    ("volume", "/dev/disk/by-id/x\ty"),  # nor for a tab
+])
+def test_usage_ids_outside_the_schema_are_refused(usage_type, usage_id):
+    with pytest.raises(ParameterError):
+        _check_usage_id(usage_type, usage_id)
 
 
 # ---------------------------------------------------------------- parse
