@@ -15,6 +15,7 @@ guest with an rbd disk. No value may ever appear in a module result.
 import base64
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import uuid
@@ -22,7 +23,8 @@ import uuid
 import pytest
 from lxml import etree
 
-from .conftest import URI, assert_refused, pool_exists, pool_info, run_module, six_steps, virsh, warnings_of
+from .conftest import (
+    URI, assert_refused, pool_exists, pool_info, remove_pool, run_module, six_steps, virsh, warnings_of)
 from .volume_helpers import make_dir_pool, qemu_img_info, undefine_guest, vol_exists
 
 try:  # the value fingerprints the module keeps (installed collection, on PYTHONPATH)
@@ -55,6 +57,20 @@ def secret_uuid_by_usage(usage_type, usage_id):
 
 def secret_exists(secret_uuid):
     return bool(virsh("secret-dumpxml", secret_uuid, check=False).strip())
+
+
+def exists(secret_uuid, expected=True):
+    """A verify function for six_steps: the secret with ``secret_uuid`` exists (or, ``expected=False``, not)."""
+    def verify():
+        assert secret_exists(secret_uuid) is expected, (secret_uuid, list_secrets())
+    return verify
+
+
+def no_secret_with(usage_type, usage_id):
+    """A verify function for six_steps: no secret has that usage."""
+    def verify():
+        assert secret_uuid_by_usage(usage_type, usage_id) is None, list_secrets()
+    return verify
 
 
 def secret_xml(secret_uuid):
@@ -91,10 +107,14 @@ def stored_value(secret_uuid):
 
 
 def luks_opens(path, passphrase):
-    """True when ``passphrase`` unlocks the LUKS image at ``path`` (qemu-img opens its key slots), else False."""
-    proc = subprocess.run(["qemu-img", "info", "--object", "secret,id=s0,data=" + passphrase, "--image-opts",
-                           "driver=luks,key-secret=s0,file.filename=" + path], capture_output=True, text=True,
-                          check=False)
+    """True when ``passphrase`` unlocks the LUKS image at ``path`` and its content reads, False when refused.
+
+    ``qemu-img info`` opens an image without unlocking it; ``convert`` must read (decrypt) every byte.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run(["qemu-img", "convert", "--object", "secret,id=s0,data=" + passphrase, "--image-opts",
+                               "driver=luks,key-secret=s0,file.filename=" + path, "-O", "raw",
+                               os.path.join(tmp, "plain")], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         assert "Invalid password" in proc.stderr, proc.stderr
     return proc.returncode == 0
@@ -153,7 +173,7 @@ def keys_of(data):
     if isinstance(data, dict):
         return set(data) | set().union(*(keys_of(v) for v in data.values()))
     if isinstance(data, list):
-        return set().union(*(keys_of(v) for v in data)) if data else set()
+        return set().union(*(keys_of(v) for v in data))
     return set()
 
 
@@ -166,65 +186,67 @@ def chap_pool_args(name, secret, state="present"):
 
 # ---------------------------------------------------------------- fixtures
 
-@pytest.fixture
-def secrets(prefix):
-    """UUIDs of secrets a test makes; those and every secret whose usage id holds ``prefix`` are removed after.
-
-    The fingerprints the module keeps of their values are removed too.
-    """
-    made = []
-    yield made
-    doomed = set(made) | set(row[0] for row in list_secrets() if prefix in row[2])
-    for secret_uuid in doomed:
+def remove_secrets(prefix, uuids=()):
+    """Undefine ``uuids`` and every secret whose usage id holds ``prefix``; forget the module's fingerprints of them."""
+    for secret_uuid in set(uuids) | set(row[0] for row in list_secrets() if prefix in row[2]):
         virsh("secret-undefine", secret_uuid, check=False)
         if ValueRecords is not None:
             ValueRecords().forget(URI, secret_uuid)
 
 
 @pytest.fixture
-def guests():
-    """Names of guests a test defines; undefined afterwards."""
+def secrets(prefix):
+    """UUIDs of secrets a test makes; those and every secret whose usage id holds ``prefix`` are removed after."""
     made = []
     yield made
-    for name in made:
-        undefine_guest(name)
+    remove_secrets(prefix, made)
 
 
-@pytest.fixture
-def referenced(workdir, prefix, pools, secrets, guests):  # pylint: disable=redefined-outer-name
+@pytest.fixture(scope="module")
+def referenced():
     """Three secrets, each referenced by something libvirt holds, keyed by what references them.
 
     ``pool``: an iscsi secret named by usage in the CHAP auth of a defined (inactive) iscsi-direct pool;
     ``volume``: a volume secret named by uuid in the encryption of a LUKS volume of an active dir pool;
     ``guest``: a ceph secret named by usage in the auth of a defined guest's rbd disk.
     Each entry: uuid, usage_type, usage_id, value, description and ``by`` (how the secret's references list it).
+    Shared by the tests of this module (creating a LUKS volume takes seconds): they must not change it.
     """
+    prefix = "vt-%s-" % uuid.uuid4().hex[:8]
+    workdir = tempfile.mkdtemp(prefix="virtops-it-")
+    os.chmod(workdir, 0o755)
+    pools, guest = [], prefix + "guest"
     made = {}
 
-    def secret(kind, usage_type, usage_id):
+    def secret(kind, usage_type, usage_id, by):
         value, description = new_value(), "%s secret of %s" % (usage_type, kind)
-        made[kind] = dict(uuid=create_secret(usage_type, usage_id, value, description=description),
+        made[kind] = dict(uuid=create_secret(usage_type, usage_id, value, description=description), by=by,
                           usage_type=usage_type, usage_id=usage_id, value=value, description=description)
         return made[kind]
 
-    iscsi_pool = prefix + "chap"
-    pools.append(iscsi_pool)
-    secret("pool", "iscsi", prefix + "chap")["by"] = iscsi_pool
-    run_ok(chap_pool_args(iscsi_pool, dict(usage=prefix + "chap")), module="storage_pool", changed=True)
-    assert pool_info(iscsi_pool)["State"] == "inactive"
+    try:
+        iscsi_pool = prefix + "chap"
+        pools.append(iscsi_pool)
+        secret("pool", "iscsi", prefix + "chap", iscsi_pool)
+        run_ok(chap_pool_args(iscsi_pool, dict(usage=prefix + "chap")), module="storage_pool", changed=True)
+        assert pool_info(iscsi_pool)["State"] == "inactive"
 
-    dir_pool, volume = prefix + "dir", prefix + "disk.img"
-    target = make_dir_pool(pools, dir_pool, os.path.join(workdir, "dir"))
-    luks = secret("volume", "volume", os.path.join(target, volume))
-    luks["by"] = "%s/%s" % (dir_pool, volume)
-    run_ok(dict(pool=dir_pool, name=volume, capacity="16M", format="raw",
-                encryption=dict(format="luks", secret=dict(uuid=luks["uuid"]))), module="storage_volume", changed=True)
+        dir_pool, volume = prefix + "dir", prefix + "disk.img"
+        target = make_dir_pool(pools, dir_pool, os.path.join(workdir, "dir"))
+        luks = secret("volume", "volume", os.path.join(target, volume), "%s/%s" % (dir_pool, volume))
+        run_ok(dict(pool=dir_pool, name=volume, capacity="16M", format="raw",
+                    encryption=dict(format="luks", secret=dict(uuid=luks["uuid"]))),
+               module="storage_volume", changed=True)
 
-    guest = prefix + "guest"
-    guests.append(guest)
-    secret("guest", "ceph", prefix + "rbd")["by"] = guest + " vda"
-    define_rbd_guest(guest, prefix + "rbd")
-    return made
+        secret("guest", "ceph", prefix + "rbd", guest + " vda")
+        define_rbd_guest(guest, prefix + "rbd")
+        yield made
+    finally:
+        undefine_guest(guest)
+        for name in pools:
+            remove_pool(name)
+        remove_secrets(prefix)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- 1. create
@@ -242,8 +264,7 @@ def test_create_private_by_usage_and_by_uuid(prefix, secrets):  # pylint: disabl
         assert definition.findtext("description") == description
         assert stored_value(secret_uuid) == value.encode("utf-8")
 
-    real = six_steps("storage_secret", args, lambda: secret_uuid_by_usage("ceph", usage_id) is None or pytest.fail(),
-                     after_create)
+    real = six_steps("storage_secret", args, no_secret_with("ceph", usage_id), after_create)
     assert real["actions"] == ["define secret ceph %s" % usage_id, "set the value of secret ceph %s" % usage_id]
     assert real["secret"] == dict(uuid=secret_uuid_by_usage("ceph", usage_id), usage_type="ceph", usage_id=usage_id,
                                   description=description, ephemeral=False, private=True), real["secret"]
@@ -261,7 +282,7 @@ def test_create_private_by_usage_and_by_uuid(prefix, secrets):  # pylint: disabl
         assert is_private(secret_uuid) and not is_ephemeral(secret_uuid)
         assert stored_value(secret_uuid) == raw
 
-    real = six_steps("storage_secret", args, lambda: not secret_exists(secret_uuid) or pytest.fail(), after_uuid)
+    real = six_steps("storage_secret", args, exists(secret_uuid, False), after_uuid)
     assert real["secret"]["uuid"] == secret_uuid and real["secret"]["usage_type"] == "iscsi", real["secret"]
     assert real["diff"]["after"]["value"] == "(not shown, changed)", real["diff"]
     assert_no_value(real, raw)
@@ -297,7 +318,9 @@ def test_change_value_of_non_private_secret(prefix, secrets):  # pylint: disable
     secret_uuid = create_secret("ceph", usage_id, first, private=False)
 
     def holds(value):
-        return lambda: value_of(secret_uuid) == value.encode("utf-8") or pytest.fail(value_of(secret_uuid))
+        def verify():
+            assert value_of(secret_uuid) == value.encode("utf-8")
+        return verify
 
     real = six_steps("storage_secret", dict(usage_type="ceph", usage_id=usage_id, private=False, value=second),
                      holds(first), holds(second))
@@ -360,11 +383,12 @@ def test_absent(prefix, secrets):  # pylint: disable=redefined-outer-name
     secret_uuid = create_secret("ceph", usage_id, new_value())
 
     def gone():
-        assert secret_uuid_by_usage("ceph", usage_id) is None and not secret_exists(secret_uuid)
+        no_secret_with("ceph", usage_id)()
+        exists(secret_uuid, False)()
         assert stored_value(secret_uuid) is None
 
-    real = six_steps("storage_secret", dict(usage_type="ceph", usage_id=usage_id, state="absent"),
-                     lambda: secret_exists(secret_uuid) or pytest.fail(), gone)
+    real = six_steps("storage_secret", dict(usage_type="ceph", usage_id=usage_id, state="absent"), exists(secret_uuid),
+                     gone)
     assert real["actions"] == ["undefine secret ceph %s" % usage_id], real["actions"]
     assert real["secret"] is None, real
 
@@ -372,9 +396,10 @@ def test_absent(prefix, secrets):  # pylint: disable=redefined-outer-name
 # ---------------------------------------------------------------- 6. re-creation and in-place flags
 
 def test_recreation_keeps_uuid(prefix, secrets):  # pylint: disable=redefined-outer-name
-    """private -> non-private and a new usage re-create the secret with its uuid; ephemeral and private change in place.
+    """private -> non-private and a new usage re-create the secret with its uuid; ephemeral, private change in place.
 
-    Without a value to re-create with, private -> non-private is refused and nothing changes.
+    Without a value to re-create with, private -> non-private is refused and nothing changes; so is a new usage
+    that another secret holds.
     """
     usage_id, moved, first, second = prefix + "ceph", prefix + "moved", new_value(), new_value()
     secret_uuid = create_secret("ceph", usage_id, first)
@@ -408,6 +433,14 @@ def test_recreation_keeps_uuid(prefix, secrets):  # pylint: disable=redefined-ou
     assert action.startswith("re-create secret ceph %s with uuid %s" % (moved, secret_uuid)), action
     assert secret_uuid_by_usage("ceph", usage_id) is None
 
+    # a usage another secret holds is refused before anything is undefined
+    taken = prefix + "taken"
+    other = create_secret("ceph", taken, new_value())
+    refused = run_module("storage_secret", dict(args, usage_id=taken))
+    assert_refused(refused, "uuid", other)
+    public(moved)()
+    assert secret_uuid_by_usage("ceph", taken) == other
+
     # ephemeral: in place, the value stays (libvirt keeps it in memory only, nothing on disk)
     def in_memory():
         public(moved, ephemeral=True)()
@@ -430,7 +463,7 @@ def test_recreation_keeps_uuid(prefix, secrets):  # pylint: disable=redefined-ou
 
 # ---------------------------------------------------------------- 7. absent while referenced
 
-def test_absent_refused_while_referenced(referenced):  # pylint: disable=redefined-outer-name
+def test_absent_refused_while_referenced(referenced, prefix, pools, secrets):  # pylint: disable=redefined-outer-name
     """A secret a pool, a volume or a guest disk names is not removed (unless allow_in_use); the error names them."""
     what = {"pool": "pools %s", "volume": "volumes %s", "guest": "guests %s"}
     for kind, secret in sorted(referenced.items()):
@@ -443,12 +476,15 @@ def test_absent_refused_while_referenced(referenced):  # pylint: disable=redefin
             assert secret_exists(secret["uuid"]), kind
             assert_no_value(refused, secret["value"])
 
-    secret = referenced["pool"]
-    args = dict(usage_type="iscsi", usage_id=secret["usage_id"], state="absent", allow_in_use=True)
-    real = six_steps("storage_secret", args, lambda: secret_exists(secret["uuid"]) or pytest.fail(),
-                     lambda: not secret_exists(secret["uuid"]) or pytest.fail())
-    assert any("referenced by pools %s" % secret["by"] in text for text in warnings_of(real)), real
-    assert pool_exists(secret["by"])  # the pool stays; it just cannot log in
+    # allow_in_use: true removes it anyway, with a warning (on a pool of this test: ``referenced`` is shared)
+    usage_id, name = prefix + "chap", prefix + "chap"
+    pools.append(name)
+    secret_uuid = create_secret("iscsi", usage_id, new_value())
+    run_ok(chap_pool_args(name, dict(usage=usage_id)), module="storage_pool", changed=True)
+    args = dict(usage_type="iscsi", usage_id=usage_id, state="absent", allow_in_use=True)
+    real = six_steps("storage_secret", args, exists(secret_uuid), exists(secret_uuid, False))
+    assert any("referenced by pools %s" % name in text for text in warnings_of(real)), real
+    assert pool_exists(name)  # the pool stays; it cannot log in until the secret is defined again
 
 
 # ---------------------------------------------------------------- 8. info
