@@ -317,7 +317,18 @@ class SecretConverger(Converger):
         if self.value is not None and self._value_differs(have, current):
             self._value_action = True
             actions.append(Action("set the value of secret %s" % label, self._set_value))
+            self._warn_no_rekey(have)
         return actions
+
+    def _warn_no_rekey(self, spec):
+        """A new passphrase does not re-encrypt the LUKS volumes made with the old one: say which no longer open."""
+        if spec.get("usage_type") != "volume":
+            return
+        volumes = ReferenceScan(self.connection).references_to(spec)["volumes"]
+        if volumes:
+            self.warnings.append(
+                "the new value of secret %s is not the passphrase volume(s) %s were encrypted with (libvirt does not "
+                "re-encrypt them): they no longer open with it" % (describe(spec), ", ".join(volumes)))
 
     def _plan_new(self, spec):
         if not spec.get("usage_type"):

@@ -91,6 +91,8 @@ options:
         not the one the module last set gives a warning.
       - V(always) sets it whenever the module cannot show that the declared value is already set.
       - A non-private secret's value is compared and converged either way.
+      - A new value of a V(volume) secret does not re-encrypt the LUKS volumes created with the old one; they no
+        longer open with it (the module warns, naming them).
     type: str
     choices: [on_create, always]
     default: on_create

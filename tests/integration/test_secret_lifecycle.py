@@ -374,6 +374,15 @@ def test_update_value_of_private_secret(workdir, prefix, pools, secrets):  # pyl
     assert luks_opens(path, second)
     assert not luks_opens(path, first)
 
+    # a new passphrase does not re-encrypt the volume: the task warns, naming it, and the volume keeps the old one
+    third = new_value()
+    rekeyed = run_ok(dict(args, value=third, update_value="always"), changed=True)
+    assert any("%s/%s" % (pool, prefix + "a.img") in text and "no longer open" in text
+               for text in warnings_of(rekeyed)), rekeyed
+    assert_no_value(rekeyed, first, second, third)
+    assert stored_value(secret_uuid) == third.encode("utf-8")
+    assert luks_opens(path, second) and not luks_opens(path, third)
+
 
 # ---------------------------------------------------------------- 5. absent
 
