@@ -54,7 +54,8 @@ def env(prefix):
     made = []
     try:
         open_id, private_id = prefix + "open", prefix + "private"
-        made.append(_define(conn, "ceph", open_id, False, b"open-" + os.urandom(12).hex().encode("ascii")))
+        open_value = b"open-" + os.urandom(12).hex().encode("ascii")
+        made.append(_define(conn, "ceph", open_id, False, open_value))
         made.append(_define(conn, "iscsi", private_id, True, b"private-" + os.urandom(12).hex().encode("ascii")))
         # the values the cases carry: never the ones of the secrets, never containing the prefix
         text_value = "Tq-%s-s3cret" % uuid.uuid4().hex[:16]
@@ -65,7 +66,12 @@ def env(prefix):
             "@VALUE": text_value, "@B64VALUE": base64.b64encode(binary_value).decode("ascii"),
         }
         info = {"prefix": prefix, "tokens": tokens, "uuids": [made[0], made[1], tokens["@NEW"]]}
-        info["baseline"] = host_state(info)
+        info["baseline"] = baseline = host_state(info)
+        # the snapshot sees what it must compare: both secrets listed, both XMLs, a value, no virsh error
+        assert baseline["virsh errors"] == "" and baseline["value and xml"].count("<secret ") == 2, baseline
+        assert [row[0] for row in baseline["secrets"]] == sorted(made), baseline
+        shown_value = baseline["value and xml"].split("<secret")[0].strip()
+        assert shown_value == base64.b64encode(open_value).decode("ascii"), baseline
         yield info
     finally:
         for secret in conn.listAllSecrets(0):
@@ -84,17 +90,6 @@ def env(prefix):
 
 
 # ---------------------------------------------------------------- the host, before and after
-
-def _virsh_all(*commands):
-    """Run the virsh ``commands`` (argument tuples) at once; return their outputs (stdout, or the error)."""
-    procs = [subprocess.Popen(["virsh", "-q", "-c", URI] + list(command), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for command in commands]
-    outputs = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=60)
-        outputs.append(out if proc.returncode == 0 else "virsh failed: " + err)
-    return outputs
-
 
 def _secret_list(listing=None):
     """(uuid, usage) of every secret, as ``virsh secret-list`` shows them."""
@@ -118,16 +113,18 @@ def _record(secret_uuid):
 def host_state(info):
     """Everything a refused task must leave as it was."""
     tokens = info["tokens"]
-    listing, open_xml, private_xml, open_value = _virsh_all(
-        ("secret-list",), ("secret-dumpxml", tokens["@OPEN"]), ("secret-dumpxml", tokens["@PRIV"]),
-        ("secret-get-value", tokens["@OPEN"]))
+    # one virsh for speed: the value of the non-private secret, the XML of both, then the list of every secret
+    proc = subprocess.run(["virsh", "-q", "-c", URI, "secret-get-value %s; secret-dumpxml %s; secret-dumpxml %s; "
+                           "secret-list" % (tokens["@OPEN"], tokens["@OPEN"], tokens["@PRIV"])],
+                          capture_output=True, text=True, check=False, timeout=60)
+    head, dummy, listing = proc.stdout.rpartition("</secret>")
     # the daemon is shared: the secrets of this test (by uuid or usage), and any without usage (which only a
     # buggy define by uuid could have made)
     ours = sorted((secret_uuid, usage) for secret_uuid, usage in _secret_list(listing)
                   if secret_uuid in info["uuids"] or info["prefix"] in usage
                   or usage.split(" ", 1)[0] not in USAGE_TYPES)
     return {
-        "secrets": ours, "open xml": open_xml, "private xml": private_xml, "open value": open_value,
+        "secrets": ours, "value and xml": head, "virsh errors": proc.stderr,
         "records": dict((secret_uuid, _record(secret_uuid)) for secret_uuid in info["uuids"]),
     }
 
