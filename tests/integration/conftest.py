@@ -78,6 +78,19 @@ def assert_refused(result, param, fragment=None, ours=True):
     assert "changed" not in result or result["changed"] is False, result
 
 
+def substitute(value, tokens):
+    """``value`` (str, dict or list, nested) with every token ('@DIR', ...) replaced by its text, longest first."""
+    if isinstance(value, str):
+        for token in sorted(tokens, key=len, reverse=True):  # @DIRPATH before @DIR
+            value = value.replace(token, tokens[token])
+        return value
+    if isinstance(value, dict):
+        return dict((k, substitute(v, tokens)) for k, v in value.items())
+    if isinstance(value, list):
+        return [substitute(v, tokens) for v in value]
+    return value
+
+
 def virsh(*args, check=True):
     """Run virsh on qemu:///system and return its stdout."""
     proc = subprocess.run(["virsh", "-q", "-c", URI] + list(args), capture_output=True, text=True, check=False)

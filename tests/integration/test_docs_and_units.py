@@ -11,6 +11,19 @@ from ansible_collections.virtops.storage.plugins.module_utils.units import to_by
 from .conftest import INSTALLED, run_module, virsh
 
 
+def assert_return_documented(module, result, key, info=False):
+    """The result's keys are those RETURN documents, and so are the keys of its ``key`` facts (a list for info)."""
+    doc = documented(module)
+    ignored = ("invocation", "_stderr", "changed") if info else ("invocation", "_stderr")
+    returned = set(k for k in result if k not in ignored)
+    assert returned == set(doc), (returned, set(doc))
+    facts = result[key][0] if info else result[key]
+    assert set(facts) == set(doc[key]["contains"]), (set(facts), set(doc[key]["contains"]))
+    if info:
+        assert result["changed"] is False
+    return doc
+
+
 def documented(module):
     """The RETURN block of an installed module, parsed."""
     with open(os.path.join(INSTALLED, "plugins", "modules", module + ".py")) as handle:
@@ -33,20 +46,12 @@ def dir_pool(prefix, pools, workdir):
 
 def test_storage_pool_return_matches_docs(dir_pool):
     dummy, result = dir_pool
-    doc = documented("storage_pool")
-    returned = set(k for k in result if k not in ("invocation", "_stderr"))
-    assert returned == set(doc), (returned, set(doc))
-    assert set(result["pool"]) == set(doc["pool"]["contains"])
+    assert_return_documented("storage_pool", result, "pool")
 
 
 def test_storage_pool_info_return_matches_docs(dir_pool):
     name, dummy = dir_pool
-    doc = documented("storage_pool_info")
-    result = run_module("storage_pool_info", {"name": name})
-    returned = set(k for k in result if k not in ("invocation", "_stderr", "changed"))
-    assert returned == set(doc), (returned, set(doc))
-    assert result["changed"] is False
-    assert set(result["pools"][0]) == set(doc["pools"]["contains"])
+    assert_return_documented("storage_pool_info", run_module("storage_pool_info", {"name": name}), "pools", info=True)
 
 
 @pytest.mark.parametrize("number, unit", [
@@ -82,20 +87,13 @@ def dir_volume(dir_pool):
 
 def test_storage_volume_return_matches_docs(dir_volume):
     dummy, result = dir_volume
-    doc = documented("storage_volume")
-    returned = set(k for k in result if k not in ("invocation", "_stderr"))
-    assert returned == set(doc), (returned, set(doc))
-    assert set(result["volume"]) == set(doc["volume"]["contains"])
+    assert_return_documented("storage_volume", result, "volume")
 
 
 def test_storage_volume_info_return_matches_docs(dir_volume):
     pool, dummy = dir_volume
-    doc = documented("storage_volume_info")
     result = run_module("storage_volume_info", {"pool": pool, "name": "docs.qcow2"})
-    returned = set(k for k in result if k not in ("invocation", "_stderr", "changed"))
-    assert returned == set(doc), (returned, set(doc))
-    assert result["changed"] is False
-    assert set(result["volumes"][0]) == set(doc["volumes"]["contains"])
+    assert_return_documented("storage_volume_info", result, "volumes", info=True)
 
 
 @pytest.fixture
@@ -109,19 +107,12 @@ def ceph_secret(prefix):
 
 def test_storage_secret_return_matches_docs(ceph_secret):
     dummy, result = ceph_secret
-    doc = documented("storage_secret")
-    returned = set(k for k in result if k not in ("invocation", "_stderr"))
-    assert returned == set(doc), (returned, set(doc))
-    assert set(result["secret"]) == set(doc["secret"]["contains"])
+    assert_return_documented("storage_secret", result, "secret")
 
 
 def test_storage_secret_info_return_matches_docs(ceph_secret):
     usage, dummy = ceph_secret
-    doc = documented("storage_secret_info")
     result = run_module("storage_secret_info", {"usage_type": "ceph", "usage_id": usage})
-    returned = set(k for k in result if k not in ("invocation", "_stderr", "changed"))
-    assert returned == set(doc), (returned, set(doc))
-    assert result["changed"] is False
+    doc = assert_return_documented("storage_secret_info", result, "secrets", info=True)
     (secret,) = result["secrets"]
-    assert set(secret) == set(doc["secrets"]["contains"])
     assert set(secret["referenced_by"]) == set(doc["secrets"]["contains"]["referenced_by"]["contains"])

@@ -23,7 +23,7 @@ import uuid
 import libvirt
 import pytest
 
-from .conftest import URI, assert_refused, run_module, virsh
+from .conftest import URI, assert_refused, run_module, substitute, virsh
 
 SECRET, INFO = "storage_secret", "storage_secret_info"
 USAGE_TYPES = ("ceph", "iscsi", "volume", "tls", "vtpm")
@@ -284,16 +284,6 @@ CASES = [
 ]
 
 
-def _substitute(value, tokens):
-    if isinstance(value, str):
-        for token in sorted(tokens, key=len, reverse=True):  # @PRIV_ID before @PRIV, @OPEN_ID before @OPEN
-            value = value.replace(token, tokens[token])
-        return value
-    if isinstance(value, dict):
-        return dict((k, _substitute(v, tokens)) for k, v in value.items())
-    return value
-
-
 def test_enough_cases():
     assert len(CASES) >= 40
     assert len(set(c[0] for c in CASES)) == len(CASES)
@@ -309,8 +299,8 @@ for _case in CASES:
 @pytest.mark.parametrize("case, check", PARAMS)
 def test_bad_input(case, check, env):
     dummy, module, args, params, fragment, ours = case
-    args = _substitute(args, env["tokens"])
-    fragment = _substitute(fragment, env["tokens"])
+    args = substitute(args, env["tokens"])
+    fragment = substitute(fragment, env["tokens"])
     before = env["baseline"]  # taken just now: the secrets are made for each test
     result = run_module(module, args, check=check)
     after = host_state(env)
