@@ -118,7 +118,7 @@ class Connection:
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_SECRET:
                 return None
-            raise LibvirtCallError("looking up secret %s" % (uuid or " ".join(usage)), exc)
+            raise LibvirtCallError("looking up secret %s" % (uuid or "%s %s" % tuple(usage)), exc)
 
     def list_pools(self):
         """Return every storage pool (defined or transient) of the connection."""

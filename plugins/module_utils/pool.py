@@ -214,8 +214,6 @@ class PoolConverger(Converger):
             full = overlay(current["spec"], spec)
         row = POOL_TYPES[spec["type"]]
         active = bool(current and current["active"])
-        self._check_auth_secret(full, must_exist=desired["state"] == "active" and not active
-                                and not self.module.check_mode)
         actions = []
 
         if new or changed_fields or not current["persistent"]:
@@ -232,6 +230,9 @@ class PoolConverger(Converger):
                 "pool %s is active and still uses its old definition (%s changed); the new one takes effect "
                 "when the pool restarts: set restart: true to restart it now (a fs/netfs pool is unmounted "
                 "under running guests)" % (self.name, ", ".join(stale)))
+        # the secret is needed now when the pool starts (or restarts) in this task
+        self._check_auth_secret(full, must_exist=(restart or desired["state"] == "active" and not active)
+                                and not self.module.check_mode)
         if restart:
             actions.append(Action("stop pool %s" % self.name, self._stop))
             active = False

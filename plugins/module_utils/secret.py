@@ -42,8 +42,6 @@ FACT_FIELDS = ("uuid", "usage_type", "usage_id", "description", "ephemeral", "pr
 _MUTABLE_FIELDS = ("description", "ephemeral", "private")
 FINGERPRINT_ITERATIONS = 200000
 MIN_MASKED_BYTES = 4
-# a disk's <encryption> secret is of type passphrase, stored in a secret of usage type volume
-_DISK_SECRET_USAGE = {"passphrase": "volume"}
 
 
 # ---------------------------------------------------------------- value
@@ -170,9 +168,14 @@ class ReferenceScan:
             if volumes and active:
                 for volume in call("listing volumes of pool %s" % name, pool.listAllVolumes, 0):
                     spec = parse_volume_xml(call("reading volume %s XML" % volume.name(), volume.XMLDesc, 0))
-                    secret = (spec.get("encryption") or {}).get("secret")
-                    if secret:
-                        self.volumes.append(("%s/%s" % (name, volume.name()), secret, "volume"))
+                    encryption = spec.get("encryption")
+                    if encryption:
+                        where = "%s/%s" % (name, volume.name())
+                        if encryption.get("secret"):
+                            self.volumes.append((where, encryption["secret"], "volume"))
+                        # libvirt forgets the secret of a volume it re-reads from disk (a pool restart), but a
+                        # volume secret's usage id is the volume's path
+                        self.volumes.append((where, {"usage": spec.get("path")}, "volume"))
         for guest, disks in connection.guest_disks():
             for disk in disks:
                 where = "%s %s" % (guest, (disk.get("target") or {}).get("dev", "?"))
@@ -181,8 +184,8 @@ class ReferenceScan:
                 if secret:
                     self.guests.append((where, secret, secret.get("type")))
                 secret = (source.get("encryption") or {}).get("secret")
-                if secret:
-                    self.guests.append((where, secret, _DISK_SECRET_USAGE.get(secret.get("type"), "volume")))
+                if secret:  # a disk's LUKS passphrase lives in a secret of usage type volume
+                    self.guests.append((where, secret, "volume"))
 
     def references_to(self, spec):
         """Return {'pools', 'volumes', 'guests'}: sorted names of what refers to the secret ``spec``."""
@@ -269,7 +272,10 @@ class SecretConverger(Converger):
         if self.secret is None:
             return None
         spec = parse_secret_xml(call("reading secret %s" % self.secret.UUIDString(), self.secret.XMLDesc, 0))
-        return {"spec": spec, "value": None if spec["private"] else self._read_value()}
+        value = None if spec["private"] else self._read_value()
+        if value is not None:
+            self.module.no_log_values.update(value_forms(value))
+        return {"spec": spec, "value": value}
 
     def _read_value(self):
         """The value of a non-private secret (bytes), None when it has none. Kept internal, never reported."""
@@ -295,19 +301,17 @@ class SecretConverger(Converger):
         have = current["spec"]
         want = dict(have, **desired["spec"])
         label = describe(have)
-        changed = [field for field in ("usage_type", "usage_id") + _MUTABLE_FIELDS if want.get(field) != have.get(field)]
+        changed = [field for field in ("usage_type", "usage_id") + _MUTABLE_FIELDS
+                   if (want.get(field) or None) != (have.get(field) or None)]  # description '' clears it
         reason = None
         if want.get("usage_id") != have.get("usage_id") or want.get("usage_type") != have.get("usage_type"):
             reason, param = "libvirt cannot change the usage of a secret", "usage_id"
         elif have["private"] and not want["private"]:
             reason, param = "libvirt cannot make a private secret non-private", "private"
         if reason:
-            value = self.value if self.value is not None else current["value"]
-            if value is None:
-                raise ParameterError(param, "secret %s must be re-created (%s) and its value cannot be read back: "
-                                     "give value or value_b64 to re-create it with; nothing was changed" % (
-                                         label, reason))
-            self._value_action = True
+            value = self._recreation_value(have, current, param, reason)
+            if value is not None:
+                self._value_action = True
             return [Action("re-create secret %s with uuid %s (%s changed: %s)" % (
                 describe(want), have["uuid"], ", ".join(changed), reason), lambda: self._recreate(want, value, current))]
         actions = []
@@ -319,6 +323,42 @@ class SecretConverger(Converger):
             actions.append(Action("set the value of secret %s" % label, self._set_value))
             self._warn_no_rekey(have)
         return actions
+
+    def _recreation_value(self, have, current, param, reason):
+        """The value a re-created secret gets; refuse what would lose the current value or break references.
+
+        The value is the declared one or, when none, the current one of a
+        non-private secret. A private secret's value cannot be read back: the
+        declared one is taken only when the fingerprint shows it is the current
+        one, or with update_value: always (the user says it is the value now).
+        References by the old usage break when the usage changes: allow_in_use.
+        """
+        label = describe(have)
+        value = self.value if self.value is not None else current["value"]
+        if have["private"]:
+            if self.value is None:
+                raise ParameterError(param, "secret %s must be re-created (%s) and the value of a private secret "
+                                     "cannot be read back: give value or value_b64 to re-create it with; nothing "
+                                     "was changed" % (label, reason))
+            if self.params.get("update_value") != "always" and \
+                    self.records.matches(self.connection.uri, have["uuid"], self.value) is not True:
+                raise ParameterError(param, "secret %s must be re-created (%s), and nothing shows that the declared "
+                                     "value is its current one (update_value: on_create): set update_value: always "
+                                     "to re-create it with the declared value; nothing was changed" % (label, reason))
+            self._warn_no_rekey(have)
+        elif value != current["value"]:
+            self._warn_no_rekey(have)
+        if "usage_id" in self.declared and self.declared["usage_id"] != have.get("usage_id"):
+            by_usage = ReferenceScan(self.connection, volumes=have.get("usage_type") == "volume").references_to(
+                dict(have, uuid=None))
+            used = _used_by(by_usage)
+            if used and not self.params.get("allow_in_use"):
+                raise UnsafeActionError("secret %s is named by its usage in %s: a new usage id leaves them without "
+                                        "their secret. Change those references first, or set allow_in_use: true" % (
+                                            label, used), param="allow_in_use")
+            if used:
+                self.warnings.append("secret %s changes its usage id while %s name it by the old one" % (label, used))
+        return value
 
     def _warn_no_rekey(self, spec):
         """A new passphrase does not re-encrypt the LUKS volumes made with the old one: say which no longer open."""
@@ -362,14 +402,13 @@ class SecretConverger(Converger):
             return []
         spec = current["spec"]
         references = ReferenceScan(self.connection, volumes=spec.get("usage_type") in (None, "volume"))
-        used = ["%s %s" % (kind, ", ".join(names)) for kind, names in sorted(
-            references.references_to(spec).items()) if names]
+        used = _used_by(references.references_to(spec))
         if used and not self.params.get("allow_in_use"):
             raise UnsafeActionError("secret %s is referenced by %s: without it they cannot start or open their "
                                     "storage. Remove those references first, or set allow_in_use: true" % (
-                                        describe(spec), "; ".join(used)), param="allow_in_use")
+                                        describe(spec), used), param="allow_in_use")
         if used:
-            self.warnings.append("secret %s is removed while referenced by %s" % (describe(spec), "; ".join(used)))
+            self.warnings.append("secret %s is removed while referenced by %s" % (describe(spec), used))
         return [Action("undefine secret %s" % describe(spec), self._undefine)]
 
     def diff_view(self, current, desired):
@@ -390,9 +429,9 @@ class SecretConverger(Converger):
     def _define(self, spec, known_value=None):
         self.secret = call("defining secret %s" % describe(spec), self.connection.conn.secretDefineXML,
                            build_secret_xml(spec), 0)
-        if spec["private"] and known_value is not None and known_value == self.value:
+        if spec["private"] and known_value is not None:
             # the value stays and can no longer be read back: remember it, so that a later run can compare
-            self.records.remember(self.connection.uri, self.secret.UUIDString(), self.value)
+            self.records.remember(self.connection.uri, self.secret.UUIDString(), known_value)
 
     def _set_value(self, value=None):
         value = self.value if value is None else value
@@ -404,7 +443,8 @@ class SecretConverger(Converger):
         self._undefine()
         try:
             self._define(spec)
-            self._set_value(value)
+            if value is not None:
+                self._set_value(value)
         except LibvirtCallError as exc:
             exc.msg += self._restore(current)
             raise
@@ -430,6 +470,11 @@ class SecretConverger(Converger):
         uuid = self.secret.UUIDString()
         call("undefining secret %s" % uuid, self.secret.undefine)
         self.records.forget(self.connection.uri, uuid)
+
+
+def _used_by(references):
+    """'pools a, b; guests g vda' from a references dict; '' when nothing refers."""
+    return "; ".join("%s %s" % (kind, ", ".join(names)) for kind, names in sorted(references.items()) if names)
 
 
 def _check_usage_id(usage_type, usage_id):

@@ -27,7 +27,10 @@ description:
   - B(Flags.) Making a secret private, or changing O(ephemeral), is done in place. libvirt refuses to make a
     private secret non-private or to change the usage of a secret, so the module then re-creates it with the
     same uuid, so that references by uuid keep working, and sets the value again. That needs the value, the
-    declared one, or the current one of a non-private secret. Without one the task fails and changes nothing.
+    current one of a non-private secret or the declared one. For a private secret the declared value is taken
+    only when the module's fingerprint shows it is the current one, or with O(update_value=always).
+    Otherwise the task fails and changes nothing. A new usage id while pools or disks name the secret by its
+    old one needs O(allow_in_use=true).
 author:
   - virtops.storage developers (@virtops)
 extends_documentation_fragment:
@@ -63,14 +66,14 @@ options:
   ephemeral:
     description:
       - Keep the secret in memory only, never on disk; it is lost when libvirtd restarts.
+      - When not set, V(false) for a new secret, and an existing secret keeps its flag.
     type: bool
-    default: false
   private:
     description:
       - Never reveal the value to any caller of libvirt (C(virsh secret-get-value) fails).
+      - When not set, V(true) for a new secret (private by default), and an existing secret keeps its flag.
       - A private secret's value cannot be compared; see the value policy above and O(update_value).
     type: bool
-    default: true
   value:
     description:
       - The value as text (encoded as UTF-8), for example an iSCSI CHAP password or a LUKS passphrase.
@@ -99,8 +102,9 @@ options:
   state:
     description:
       - V(present) defines the secret (or converges it) and sets its value by the policy above.
-      - V(absent) undefines it. Refused while a defined pool, a volume or a guest disk references it (by uuid,
-        or by usage for the matching type), unless O(allow_in_use=true); the error names them.
+      - V(absent) undefines it. Refused while a defined pool, a volume of an active pool or a guest disk
+        references it (by uuid, or by usage for the matching type; a LUKS volume also by its path, the usage id
+        of a volume secret), unless O(allow_in_use=true); the error names them.
     type: str
     choices: [present, absent]
     default: present
@@ -108,6 +112,7 @@ options:
     description:
       - With O(state=absent), remove the secret even though pools, volumes or guests reference it. They fail
         to start or to open their storage until it is defined again.
+      - With a new O(usage_id), change it even though pools or guest disks name the secret by its old usage id.
     type: bool
     default: false
 notes:
@@ -245,8 +250,8 @@ def main():
         usage_type=dict(type="str", choices=sorted(USAGE_TYPES)),
         usage_id=dict(type="str"),
         description=dict(type="str"),
-        ephemeral=dict(type="bool", default=False),
-        private=dict(type="bool", default=True),
+        ephemeral=dict(type="bool"),
+        private=dict(type="bool"),
         value=dict(type="str", no_log=True),
         value_b64=dict(type="str", no_log=True),
         update_value=dict(type="str", choices=["on_create", "always"], default="on_create"),

@@ -429,7 +429,13 @@ def test_recreation_keeps_uuid(prefix, secrets):  # pylint: disable=redefined-ou
     def private_first():
         assert is_private(secret_uuid) and stored_value(secret_uuid) == first.encode("utf-8")
 
+    # on_create: nothing shows that the declared value is the private secret's current one
     args = dict(usage_type="ceph", usage_id=usage_id, private=False, value=second)
+    for check in (True, False):
+        assert_refused(run_module("storage_secret", args, check=check), "private", "update_value: always")
+        private_first()
+
+    args = dict(args, update_value="always")
     real = six_steps("storage_secret", args, private_first, public(usage_id))
     (action,) = real["actions"]
     assert action.startswith("re-create secret ceph %s with uuid %s" % (usage_id, secret_uuid)), action
@@ -468,6 +474,23 @@ def test_recreation_keeps_uuid(prefix, secrets):  # pylint: disable=redefined-ou
 
     real = six_steps("storage_secret", dict(args, private=True), public(moved), private_second)
     assert real["actions"] == ["redefine secret ceph %s (private)" % moved], real["actions"]
+
+
+def test_new_usage_id_refused_while_named_by_the_old_one(prefix, pools, secrets):  # pylint: disable=W0621
+    """A pool naming the secret by its usage id would lose it: a new usage id needs allow_in_use (and warns)."""
+    usage_id, moved = prefix + "chap", prefix + "chap2"
+    secret_uuid = create_secret("iscsi", usage_id, new_value(), private=False)
+    name = prefix + "bychap"
+    pools.append(name)
+    run_ok(chap_pool_args(name, {"usage": usage_id}), module="storage_pool", changed=True)
+    args = dict(uuid=secret_uuid, usage_type="iscsi", usage_id=moved)
+    for check in (True, False):
+        refused = run_module("storage_secret", args, check=check)
+        assert_refused(refused, "allow_in_use", "pools %s" % name)
+        assert secret_uuid_by_usage("iscsi", usage_id) == secret_uuid
+    moved_result = run_ok(dict(args, allow_in_use=True), changed=True)
+    assert secret_uuid_by_usage("iscsi", moved) == secret_uuid
+    assert any(name in text and "old one" in text for text in warnings_of(moved_result)), moved_result
 
 
 # ---------------------------------------------------------------- 7. absent while referenced

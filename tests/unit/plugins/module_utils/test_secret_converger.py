@@ -387,7 +387,7 @@ def test_private_to_non_private_without_value_is_refused(records):
 def test_private_to_non_private_with_value_recreates(records):
     connection = FakeConnection()
     connection.conn.add(**CEPH)
-    converger, result = _run(connection, records, private=False, value=VALUE, **CEPH)
+    converger, result = _run(connection, records, private=False, value=VALUE, update_value="always", **CEPH)
     (action,) = result["actions"]
     assert action.startswith("re-create secret ceph client.admin with uuid %s (private changed" % UUID)
     assert connection.conn.log == [("undefine", UUID), ("define", UUID), ("setValue", UUID)]
@@ -413,14 +413,31 @@ def test_usage_change_of_a_private_secret_needs_the_value(records):
     with pytest.raises(ParameterError) as info:
         _plan(connection, records, uuid=UUID, **CEPH)
     assert info.value.param == "usage_id"
-    converger, actions = _plan(connection, records, uuid=UUID, value=VALUE, **CEPH)
+    with pytest.raises(ParameterError) as info:  # on_create: nothing shows the declared value is the current one
+        _plan(connection, records, uuid=UUID, value=VALUE, **CEPH)
+    assert info.value.param == "usage_id" and "update_value: always" in info.value.msg
+    converger, actions = _plan(connection, records, uuid=UUID, value=VALUE, update_value="always", **CEPH)
     assert len(actions) == 1 and "usage_type, usage_id changed" in actions[0].description
+
+
+def test_private_recreation_takes_a_value_the_fingerprint_confirms(records):
+    """on_create re-creates a private secret with the declared value only when the record shows it is the current one."""
+    connection = FakeConnection()
+    connection.conn.add(**CEPH)
+    records.remember(connection.uri, UUID, b"another value")
+    with pytest.raises(ParameterError) as info:
+        _plan(connection, records, private=False, value=VALUE, **CEPH)
+    assert info.value.param == "private" and "update_value: always" in info.value.msg
+    records.remember(connection.uri, UUID, VALUE.encode())
+    converger, actions = _plan(connection, records, private=False, value=VALUE, **CEPH)
+    assert len(actions) == 1 and actions[0].description.startswith("re-create secret ceph client.admin")
 
 
 def test_recreate_check_mode_changes_nothing(records):
     connection = FakeConnection()
     connection.conn.add(**CEPH)
-    converger, result = _run(connection, records, check_mode=True, private=False, value=VALUE, **CEPH)
+    converger, result = _run(connection, records, check_mode=True, private=False, value=VALUE, update_value="always",
+                             **CEPH)
     assert len(result["actions"]) == 1 and result["changed"] is True
     assert connection.conn.log == [] and connection.conn.secrets[UUID].spec["private"] is True
 
@@ -430,7 +447,7 @@ def test_recreate_failure_restores_the_previous_definition(records):
     connection.conn.add(**CEPH)
     connection.conn.fail_set_value = True
     with pytest.raises(LibvirtCallError) as info:
-        _run(connection, records, private=False, value=VALUE, **CEPH)
+        _run(connection, records, private=False, value=VALUE, update_value="always", **CEPH)
     assert "the previous definition was restored" in info.value.msg
     assert connection.conn.secrets[UUID].spec["private"] is True
 
