@@ -22,6 +22,7 @@ from ansible_collections.virtops.storage.plugins.module_utils.errors import (
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import domain_disks
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import LXML_IMPORT_ERROR, etree
 from ansible_collections.virtops.storage.plugins.module_utils.secret_xml import USAGE_TYPE_IDS
+from ansible_collections.virtops.storage.plugins.module_utils.volume_xml import parse_volume_xml
 
 try:
     import libvirt
@@ -129,6 +130,16 @@ class Connection:
         xml = call("reading storage pool capabilities", self.conn.getStoragePoolCapabilities, 0)
         root = etree.fromstring(xml.encode("utf-8"))
         return [p.get("type") for p in root.findall("pool") if p.get("supported") == "yes"]
+
+    def volume_specs(self):
+        """Yield ('pool/volume', volume spec) for every volume of every active pool (libvirt lists no others)."""
+        for pool in self.list_pools():
+            name = pool.name()
+            if not call("reading pool %s state" % name, pool.isActive):
+                continue
+            for volume in call("listing volumes of pool %s" % name, pool.listAllVolumes, 0):
+                xml = call("reading volume %s XML" % volume.name(), volume.XMLDesc, 0)
+                yield "%s/%s" % (name, volume.name()), parse_volume_xml(xml)
 
     def guest_disks(self):
         """Return [(guest name, disk dicts)] of every guest: its persistent definition and, when running, its live one."""

@@ -35,7 +35,6 @@ from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import pa
 from ansible_collections.virtops.storage.plugins.module_utils.records import RecordStore, record_dirs
 from ansible_collections.virtops.storage.plugins.module_utils.secret_xml import (
     USAGE_TYPE_NAMES, USAGE_TYPES, build_secret_xml, parse_secret_xml)
-from ansible_collections.virtops.storage.plugins.module_utils.volume_xml import parse_volume_xml
 
 FACT_FIELDS = ("uuid", "usage_type", "usage_id", "description", "ephemeral", "private")
 # the fields a redefinition changes in place (usage and private -> non-private need a re-creation)
@@ -157,25 +156,23 @@ class ReferenceScan:
         self.guests = []     # ('guest disk-target', reference, usage type)
         for pool in connection.list_pools():
             name = pool.name()
-            active = call("reading pool %s state" % name, pool.isActive)
-            flags = (libvirt.VIR_STORAGE_XML_INACTIVE, 0) if active else (libvirt.VIR_STORAGE_XML_INACTIVE,)
+            # the persistent definition and, when running, the one the pool started with
+            flags = (libvirt.VIR_STORAGE_XML_INACTIVE, 0) if call(
+                "reading pool %s state" % name, pool.isActive) else (libvirt.VIR_STORAGE_XML_INACTIVE,)
             for flag in flags:
                 auth = parse_pool_xml(call("reading pool %s XML" % name, pool.XMLDesc, flag)).get(
                     "source", {}).get("auth")
                 if auth:
                     self.pools.append((name, {"uuid": auth.get("secret_uuid"), "usage": auth.get("secret_usage")},
                                        DISK_SECRET_TYPES.get(auth.get("type"))))
-            if volumes and active:
-                for volume in call("listing volumes of pool %s" % name, pool.listAllVolumes, 0):
-                    spec = parse_volume_xml(call("reading volume %s XML" % volume.name(), volume.XMLDesc, 0))
-                    encryption = spec.get("encryption")
-                    if encryption:
-                        where = "%s/%s" % (name, volume.name())
-                        if encryption.get("secret"):
-                            self.volumes.append((where, encryption["secret"], "volume"))
-                        # libvirt forgets the secret of a volume it re-reads from disk (a pool restart), but a
-                        # volume secret's usage id is the volume's path
-                        self.volumes.append((where, {"usage": spec.get("path")}, "volume"))
+        for where, spec in connection.volume_specs() if volumes else ():
+            encryption = spec.get("encryption")
+            if encryption:
+                if encryption.get("secret"):
+                    self.volumes.append((where, encryption["secret"], "volume"))
+                # libvirt forgets the secret of a volume it re-reads from disk (a pool restart), but a
+                # volume secret's usage id is the volume's path
+                self.volumes.append((where, {"usage": spec.get("path")}, "volume"))
         for guest, disks in connection.guest_disks():
             for disk in disks:
                 where = "%s %s" % (guest, (disk.get("target") or {}).get("dev", "?"))
@@ -231,21 +228,15 @@ class SecretConverger(Converger):
         self.secret = None
         self.value = None
         self._value_action = False
+        self._scan = None
 
     # -- read
     def read_desired(self):
         params = self.params
-        uuid = canonical_uuid(params["uuid"], "uuid") if params.get("uuid") else None
-        usage_type, usage_id = params.get("usage_type"), params.get("usage_id")
-        if usage_type and usage_type not in USAGE_TYPES:
-            raise ParameterError("usage_type", "unknown usage type %s (one of %s)" % (
-                usage_type, ", ".join(sorted(USAGE_TYPES))))
-        if usage_id is not None and not usage_type:
-            raise ParameterError("usage_type", "required with usage_id")
-        if usage_type:
-            _check_usage_id(usage_type, usage_id)
-        elif not uuid:
+        uuid, usage = secret_identity(params)
+        if not uuid and not usage:
             raise ParameterError("usage_type", "name the secret by usage_type and usage_id, or by uuid")
+        usage_type, usage_id = usage or (None, None)
         if params.get("description") is not None:
             _check_text(params["description"], "description")
         self.value = decode_value(params)
@@ -258,10 +249,7 @@ class SecretConverger(Converger):
         return {"spec": self.declared, "state": params["state"]}
 
     def read_current(self):
-        declared = self.declared
-        uuid, usage = declared.get("uuid"), None
-        if declared.get("usage_type"):
-            usage = (declared["usage_type"], declared["usage_id"])
+        uuid, usage = secret_identity(self.params)
         self.secret = self.connection.lookup_secret(uuid=uuid, usage=usage)
         if uuid and usage:
             holder = self.connection.lookup_secret(usage=usage)
@@ -349,9 +337,7 @@ class SecretConverger(Converger):
         elif value != current["value"]:
             self._warn_no_rekey(have)
         if "usage_id" in self.declared and self.declared["usage_id"] != have.get("usage_id"):
-            by_usage = ReferenceScan(self.connection, volumes=have.get("usage_type") == "volume").references_to(
-                dict(have, uuid=None))
-            used = _used_by(by_usage)
+            used = _used_by(self._references_to(dict(have, uuid=None)))  # by usage only
             if used and not self.params.get("allow_in_use"):
                 raise UnsafeActionError("secret %s is named by its usage in %s: a new usage id leaves them without "
                                         "their secret. Change those references first, or set allow_in_use: true" % (
@@ -360,11 +346,17 @@ class SecretConverger(Converger):
                 self.warnings.append("secret %s changes its usage id while %s name it by the old one" % (label, used))
         return value
 
+    def _references_to(self, spec):
+        """What names the secret ``spec``; the host is read once per run (its volumes only for a volume secret)."""
+        if self._scan is None:
+            self._scan = ReferenceScan(self.connection, volumes=spec.get("usage_type") in (None, "volume"))
+        return self._scan.references_to(spec)
+
     def _warn_no_rekey(self, spec):
         """A new passphrase does not re-encrypt the LUKS volumes made with the old one: say which no longer open."""
         if spec.get("usage_type") != "volume":
             return
-        volumes = ReferenceScan(self.connection).references_to(spec)["volumes"]
+        volumes = self._references_to(spec)["volumes"]
         if volumes:
             self.warnings.append(
                 "the new value of secret %s is not the passphrase volume(s) %s were encrypted with (libvirt does not "
@@ -401,8 +393,7 @@ class SecretConverger(Converger):
         if current is None:
             return []
         spec = current["spec"]
-        references = ReferenceScan(self.connection, volumes=spec.get("usage_type") in (None, "volume"))
-        used = _used_by(references.references_to(spec))
+        used = _used_by(self._references_to(spec))
         if used and not self.params.get("allow_in_use"):
             raise UnsafeActionError("secret %s is referenced by %s: without it they cannot start or open their "
                                     "storage. Remove those references first, or set allow_in_use: true" % (
@@ -472,6 +463,21 @@ class SecretConverger(Converger):
         self.records.forget(self.connection.uri, uuid)
 
 
+def secret_identity(params):
+    """(canonical uuid or None, (usage type, usage id) or None) from the module parameters, checked."""
+    uuid = canonical_uuid(params["uuid"], "uuid") if params.get("uuid") else None
+    usage = None
+    if params.get("usage_type") and params["usage_type"] not in USAGE_TYPES:
+        raise ParameterError("usage_type", "unknown usage type %s (one of %s)" % (
+            params["usage_type"], ", ".join(sorted(USAGE_TYPES))))
+    if params.get("usage_id") is not None and not params.get("usage_type"):
+        raise ParameterError("usage_type", "required with usage_id")
+    if params.get("usage_type"):
+        _check_usage_id(params["usage_type"], params.get("usage_id"))
+        usage = (params["usage_type"], params["usage_id"])
+    return uuid, usage
+
+
 def _used_by(references):
     """'pools a, b; guests g vda' from a references dict; '' when nothing refers."""
     return "; ".join("%s %s" % (kind, ", ".join(names)) for kind, names in sorted(references.items()) if names)
@@ -509,23 +515,16 @@ class SecretInfoReader:
 
     def run(self):
         """Return the module result: ``secrets`` (facts with referenced_by) and, for one secret, ``exists``."""
-        params = self.params
-        uuid = canonical_uuid(params["uuid"], "uuid") if params.get("uuid") else None
-        usage_type = params.get("usage_type")
-        one = bool(uuid or usage_type)
-        if usage_type:
-            _check_usage_id(usage_type, params.get("usage_id"))
-        elif params.get("usage_id") is not None:
-            raise ParameterError("usage_type", "required with usage_id")
+        uuid, usage = secret_identity(self.params)
+        one = bool(uuid or usage)
         if one:
-            found = self.connection.lookup_secret(uuid=uuid, usage=(usage_type, params.get("usage_id")))
-            if found is not None and uuid and usage_type and describe(secret_facts(found)) != "%s %s" % (
-                    usage_type, params["usage_id"]):
-                found = None  # the uuid exists with another usage: no secret has both
+            found = self.connection.lookup_secret(uuid=uuid, usage=usage)
             secrets = [found] if found is not None else []
         else:
             secrets = call("listing secrets", self.connection.conn.listAllSecrets, 0)
         facts = [secret_facts(secret) for secret in secrets]
+        if uuid and usage:  # the uuid may exist with another usage: no secret has both
+            facts = [item for item in facts if (item["usage_type"], item["usage_id"]) == usage]
         if facts:
             scan = ReferenceScan(self.connection, volumes=any(f["usage_type"] in (None, "volume") for f in facts))
             for item in facts:

@@ -87,15 +87,8 @@ def volumes_backed_by(connection, path):
     """Return 'pool/volume' of every volume (in any active pool) whose backing store is ``path``."""
     if not path:
         return []
-    found = []
-    for pool in connection.list_pools():
-        if not call("reading pool %s state" % pool.name(), pool.isActive):
-            continue
-        for volume in call("listing volumes of pool %s" % pool.name(), pool.listAllVolumes, 0):
-            spec = parse_volume_xml(call("reading volume %s XML" % volume.name(), volume.XMLDesc, 0))
-            if (spec.get("backing_store") or {}).get("path") == path:
-                found.append("%s/%s" % (pool.name(), volume.name()))
-    return sorted(found)
+    return sorted(where for where, spec in connection.volume_specs()
+                  if (spec.get("backing_store") or {}).get("path") == path)
 
 
 # ---------------------------------------------------------------- partitions (disk pools)

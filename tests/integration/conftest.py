@@ -91,6 +91,30 @@ def substitute(value, tokens):
     return value
 
 
+# the element of <usage> holding a secret's usage id, per usage type
+_USAGE_ELEMENTS = {"volume": "volume", "iscsi": "target", "ceph": "name", "tls": "name", "vtpm": "name"}
+
+
+def define_secret(usage_type, usage_id, value):
+    """Define a private secret with virsh (not with the module under test) holding ``value``; return its uuid.
+
+    The value goes through a file (``secret-set-value --file --plain``), never a command line.
+    """
+    secret_uuid = str(uuid.uuid4())
+    element = _USAGE_ELEMENTS[usage_type]
+    xml = ("<secret ephemeral='no' private='yes'><uuid>%s</uuid><usage type='%s'><%s>%s</%s></usage></secret>"
+           % (secret_uuid, usage_type, element, usage_id, element))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "secret.xml")
+        with open(path, "w") as handle:
+            handle.write(xml)
+        virsh("secret-define", path)
+        with open(os.path.join(tmp, "value"), "w") as handle:
+            handle.write(value)
+        virsh("secret-set-value", secret_uuid, "--file", os.path.join(tmp, "value"), "--plain")
+    return secret_uuid
+
+
 def virsh(*args, check=True):
     """Run virsh on qemu:///system and return its stdout."""
     proc = subprocess.run(["virsh", "-q", "-c", URI] + list(args), capture_output=True, text=True, check=False)

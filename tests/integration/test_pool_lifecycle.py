@@ -9,14 +9,12 @@ loop devices (fs and disk pools) and a private tgtd with CHAP (iscsi-direct).
 import os
 import stat
 import subprocess
-import tempfile
-import uuid
 
 from lxml import etree
 
 # pytest fixtures, used as test arguments
 from .backends import iscsi, loopdisk, loopfs  # noqa: F401  pylint: disable=unused-import
-from .conftest import assert_failed, pool_exists, pool_info, run_module, six_steps, virsh, warnings_of
+from .conftest import assert_failed, define_secret, pool_exists, pool_info, run_module, six_steps, virsh, warnings_of
 
 
 # ---------------------------------------------------------------- host helpers
@@ -352,19 +350,7 @@ def test_disk_pool_refuses_other_label_without_overwrite(loopdisk, prefix, pools
 
 def define_chap_secret(usage, password):
     """Define an iscsi secret for ``usage`` holding ``password``; return its uuid."""
-    secret_uuid = str(uuid.uuid4())
-    xml = ("<secret ephemeral='no' private='yes'><uuid>%s</uuid><usage type='iscsi'><target>%s</target>"
-           "</usage></secret>" % (secret_uuid, usage))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "secret.xml")
-        with open(path, "w") as handle:
-            handle.write(xml)
-        virsh("secret-define", path)
-        value = os.path.join(tmp, "value")
-        with open(value, "w") as handle:
-            handle.write(password)
-        virsh("secret-set-value", secret_uuid, "--file", value, "--plain")
-    return secret_uuid
+    return define_secret("iscsi", usage, password)
 
 
 def iscsi_args(name, facts, usage):

@@ -7,7 +7,6 @@ guests, an HTTP server) are paired with their removal, and the test fixtures
 call the removal whatever happened.
 """
 
-import base64
 import contextlib
 import functools
 import hashlib
@@ -17,11 +16,10 @@ import os
 import subprocess
 import tempfile
 import threading
-import uuid
 
 from lxml import etree
 
-from .conftest import URI, run_module, virsh
+from .conftest import URI, define_secret, run_module, virsh
 
 MIB = 1024 * 1024
 
@@ -131,23 +129,8 @@ def parted_numbers(device):
 # ---------------------------------------------------------------- secrets and guests
 
 def define_volume_secret(usage, passphrase):
-    """Define a private volume secret for ``usage`` holding ``passphrase``; return its uuid.
-
-    The value goes through a base64 file (``secret-set-value --file``), never a command line.
-    """
-    secret_uuid = str(uuid.uuid4())
-    xml = ("<secret ephemeral='no' private='yes'><uuid>%s</uuid><usage type='volume'><volume>%s</volume>"
-           "</usage></secret>" % (secret_uuid, usage))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "secret.xml")
-        with open(path, "w") as handle:
-            handle.write(xml)
-        virsh("secret-define", path)
-        value = os.path.join(tmp, "value")
-        with open(value, "wb") as handle:
-            handle.write(base64.b64encode(passphrase.encode("utf-8")))
-        virsh("secret-set-value", secret_uuid, "--file", value)
-    return secret_uuid
+    """Define a private volume secret for ``usage`` holding ``passphrase``; return its uuid."""
+    return define_secret("volume", usage, passphrase)
 
 
 def undefine_secret(secret_uuid):

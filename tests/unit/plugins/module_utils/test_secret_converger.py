@@ -8,6 +8,7 @@ import libvirt
 import pytest
 
 from ansible_collections.virtops.storage.plugins.module_utils import secret
+from ansible_collections.virtops.storage.plugins.module_utils.connection import Connection
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import domain_disks
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, UnsafeActionError)
@@ -133,6 +134,9 @@ class FakeConnection:
 
     def guest_disks(self):
         return self.guests
+
+    # the real helper, over the fake pools
+    volume_specs = Connection.volume_specs
 
 
 class FakeModule:
