@@ -21,6 +21,8 @@ import os
 import shutil
 import tempfile
 
+from urllib.parse import urlsplit, urlunsplit
+
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.virtops.storage.plugins.module_utils.connection import libvirt
@@ -73,12 +75,29 @@ def is_url(src):
     return src.lower().startswith(URL_SCHEMES)
 
 
+def hide_credentials(module, src):
+    """Return ``src`` as messages and records show it: a URL's password (user:password@host) as ********.
+
+    The password also joins the module's no_log values, so Ansible masks it
+    wherever it appears (the task's invocation included).
+    """
+    if not is_url(src):
+        return src
+    parts = urlsplit(src)
+    if not parts.password:
+        return src
+    module.no_log_values.add(parts.password)
+    netloc = "%s:********@%s" % (parts.username or "", parts.netloc.rsplit("@", 1)[1])
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 class ImportSource:
     """One image to import: fetched, verified and converted into a temporary directory."""
 
     def __init__(self, module, options):
         self.module = module
-        self.src = options["src"]
+        self.src = options["src"]   # what is fetched
+        self.shown = hide_credentials(module, self.src)   # what messages and the import record show
         self.checksum = options.get("checksum")
         self.declared_format = options.get("format")
         self.validate_certs = options.get("validate_certs", True)
@@ -114,7 +133,7 @@ class ImportSource:
             digest = _digest(self.path, algorithm) if algorithm else None
         if algorithm and digest != wanted:
             raise VirtopsError("import_from.checksum: the %s of %s is %s, not the declared %s: nothing was "
-                               "imported" % (algorithm, self.src, digest, wanted), param="import_from.checksum")
+                               "imported" % (algorithm, self.shown, digest, wanted), param="import_from.checksum")
         info = self._qemu_img_info(self.path, self.declared_format)
         self.format = self.declared_format or info["format"]
         self.virtual_size = int(info["virtual-size"])
@@ -126,7 +145,7 @@ class ImportSource:
             response = open_url(self.src, validate_certs=self.validate_certs, timeout=self.timeout,
                                 http_agent="virtops.storage")
         except Exception as exc:  # pylint: disable=broad-except  # HTTPError, URLError, socket and SSL errors alike
-            raise VirtopsError("import_from.src: cannot download %s: %s" % (self.src, exc), param="import_from.src")
+            raise VirtopsError("import_from.src: cannot download %s: %s" % (self.shown, exc), param="import_from.src")
         with open(dest, "wb") as handle:
             for chunk in iter(lambda: response.read(CHUNK), b""):
                 if hasher:
@@ -141,7 +160,7 @@ class ImportSource:
             command += ["-f", fmt]
         rc, out, err = self.module.run_command(command + [path])
         if rc != 0:
-            raise VirtopsError("import_from: qemu-img cannot read %s: %s" % (self.src, err.strip()),
+            raise VirtopsError("import_from: qemu-img cannot read %s: %s" % (self.shown, err.strip()),
                                param="import_from.src")
         return json.loads(out)
 
@@ -155,7 +174,7 @@ class ImportSource:
         rc, dummy, err = self.module.run_command(command)
         if rc != 0:
             raise VirtopsError("import_from: converting %s from %s to %s failed: %s" % (
-                self.src, self.format, volume_format, err.strip()), param="import_from")
+                self.shown, self.format, volume_format, err.strip()), param="import_from")
         return converted
 
     def cleanup(self):

@@ -16,7 +16,7 @@ from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, UnsafeActionError, VirtopsError)
 from ansible_collections.virtops.storage.plugins.module_utils.host_probe import HostProbe
 from ansible_collections.virtops.storage.plugins.module_utils.image_import import (
-    ImportRecords, ImportSource, upload_sparse, upload_zeros)
+    ImportRecords, ImportSource, hide_credentials, upload_sparse, upload_zeros)
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import POOL_TYPES, supports
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import parse_pool_xml
 from ansible_collections.virtops.storage.plugins.module_utils.secret import check_secret_reference
@@ -138,7 +138,10 @@ class VolumeConverger(Converger):
 
     # -- read
     def read_desired(self):
-        return desired_from_params(self.params)
+        desired = desired_from_params(self.params)
+        if desired.get("import_from"):
+            hide_credentials(self.module, desired["import_from"]["src"])
+        return desired
 
     def read_current(self):
         self.handle = lookup_active_pool(self.connection, self.params["pool"])
@@ -224,7 +227,7 @@ class VolumeConverger(Converger):
             source = ImportSource(self.module, desired["import_from"])
             source.check()
             spec = creation_spec(desired, row, self.name)
-            return [Action("create %s from %s" % (what, source.src), lambda: self._import_new(spec, desired, source))]
+            return [Action("create %s from %s" % (what, source.shown), lambda: self._import_new(spec, desired, source))]
         spec = creation_spec(desired, row, self.name)
         details = ["%d bytes" % spec["capacity"]] + ([spec["format"]] if spec.get("format") else [])
         if desired["preallocation"] not in (None, "off"):
@@ -302,13 +305,13 @@ class VolumeConverger(Converger):
         if not desired["reimport"]:
             self.warnings.append("volume %s exists and was not imported from %s with checksum %s (last import: %s): "
                                  "its content is kept. Set reimport: true to replace it" % (
-                                     self.name, desired["import_from"]["src"], checksum,
+                                     self.name, hide_credentials(self.module, desired["import_from"]["src"]), checksum,
                                      record.get("checksum") or "unknown"))
             return []
         self._refuse_in_use(spec, "replacing its content")
         source = ImportSource(self.module, desired["import_from"])
         source.check()
-        return [Action("re-import volume %s from %s (checksum %s)" % (self.name, source.src, checksum),
+        return [Action("re-import volume %s from %s (checksum %s)" % (self.name, source.shown, checksum),
                        lambda: self._reimport(spec, desired, source))]
 
     def _plan_wipe(self, spec, algorithm):
@@ -441,7 +444,7 @@ class VolumeConverger(Converger):
             spec = dict(spec, capacity=max(desired["capacity"] or 0, source.virtual_size))
             self.volume = call("creating volume %s in pool %s" % (self.name, self.handle.name),
                                self.handle.pool.createXML, build_volume_xml(spec), 0)
-            self._undo_on_failure("importing %s into volume %s" % (source.src, self.name),
+            self._undo_on_failure("importing %s into volume %s" % (source.shown, self.name),
                                   lambda: self._upload(image))
         finally:
             source.cleanup()
@@ -468,7 +471,7 @@ class VolumeConverger(Converger):
             self._resize(desired["capacity"], 0)
         spec, dummy = read_volume(self.handle, self.volume)
         self.records.write(spec.get("key") or spec.get("path") or self.name,
-                           {"src": source.src, "checksum": source.checksum})
+                           {"src": source.shown, "checksum": source.checksum})
 
     def _upload(self, image):
         conn = self.connection.conn

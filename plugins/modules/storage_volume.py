@@ -145,7 +145,10 @@ options:
     type: dict
     suboptions:
       src:
-        description: Absolute path of an image on the host, or an http, https or ftp URL.
+        description:
+          - Absolute path of an image on the host, or an http, https or ftp URL.
+          - A password in the URL (V(https://user:password@host/image.qcow2)) is masked in the task's output
+            and not kept in the import record.
         type: str
         required: true
       checksum:
