@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
-    LibvirtCallError, ParameterError, VirtopsError)
+    LibvirtCallError, ParameterError, VirtopsError, daemon_lost)
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import domain_disks
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import LXML_IMPORT_ERROR, etree
 from ansible_collections.virtops.storage.plugins.module_utils.secret_xml import USAGE_TYPE_IDS
@@ -84,6 +84,10 @@ class Connection:
             try:
                 self._conn = libvirt.open(self.uri)
             except libvirt.libvirtError as exc:
+                if daemon_lost(exc):  # the uri is fine: nothing answers on its socket
+                    raise VirtopsError("cannot connect to libvirt at uri %s: %s; is the libvirt daemon running? "
+                                       "(start it, e.g. libvirtd -d or systemctl start libvirtd)" % (
+                                           self.uri, exc.get_error_message()))
                 raise VirtopsError("cannot connect to libvirt at uri %s: %s" % (
                     self.uri, exc.get_error_message()), param="uri")
         return self._conn

@@ -17,6 +17,7 @@ from ansible_collections.virtops.storage.plugins.module_utils.connection import 
     Connection, check_dependencies)
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, VirtopsError)
+from ansible_collections.virtops.storage.plugins.module_utils.host_lock import host_locks
 
 
 class Action:
@@ -98,6 +99,10 @@ class Converger:
         """Return the object's facts as they are now (None when it does not exist)."""
         raise NotImplementedError
 
+    def lock_names(self, desired):
+        """Return the names of the objects this task converges ('kind/name'): tasks on one of them take turns."""
+        raise NotImplementedError
+
     def diff_view(self, current, desired):
         """Return (before, after) dicts for diff mode."""
         return current or {}, desired or {}
@@ -106,6 +111,10 @@ class Converger:
         """Converge and return the module result."""
         # desired first: bad input fails before libvirt is asked anything
         desired = self.read_desired()
+        with host_locks(self.connection.uri, self.lock_names(desired)):
+            return self._converge(desired)
+
+    def _converge(self, desired):
         current = self.read_current()
         actions = self.plan(current, desired)
         done = []

@@ -10,6 +10,7 @@ and ``lsblk`` only read.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 
@@ -89,3 +90,44 @@ class HostProbe:
             return True
         finally:
             os.close(fd)
+
+    def volume_identity(self, path):
+        """Return a string naming this very file or partition at ``path``; None when it cannot be told.
+
+        The path alone does not tell a volume from one deleted and made again under the same
+        name (a filesystem hands out a freed inode number again at once): a file is named by
+        its device, inode and birth time, a partition by its partition-table entry (a gpt
+        entry has a uuid of its own; a dos one only its place on the disk).
+        """
+        if not path or not path.startswith("/") or not os.path.exists(path):
+            return None
+        st = os.stat(path)
+        if stat.S_ISREG(st.st_mode):
+            # Python 3.11 has no birth time on Linux; GNU stat reads it with statx ('-' when unknown)
+            rc, out, dummy = self.module.run_command(["stat", "-c", "%w", path])
+            born = out.strip() if rc == 0 else "-"
+            return "file:%d:%d:%s" % (st.st_dev, st.st_ino, born)
+        if stat.S_ISBLK(st.st_mode):
+            blkid = self.module.get_bin_path("blkid", required=True)
+            rc, out, dummy = self.module.run_command([blkid, "-p", "-o", "export", path])
+            values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+            entry = [values.get(key) for key in ("PART_ENTRY_UUID", "PART_ENTRY_OFFSET", "PART_ENTRY_SIZE")]
+            if not any(entry):
+                return None  # a whole device or a LUN: nothing of its own to tell it by
+            return "partition:%s" % ":".join(value or "" for value in entry)
+        return None
+
+    def image_format(self, path):
+        """Return the image format qemu-img finds in the file or device at ``path`` (None when it cannot read it).
+
+        ``-U`` reads without taking the image lock: a backing file is open in running guests.
+        """
+        if not path or not path.startswith("/") or not os.path.exists(path):
+            return None
+        qemu_img = self.module.get_bin_path("qemu-img")
+        if not qemu_img:
+            return None
+        rc, out, dummy = self.module.run_command([qemu_img, "info", "-U", "--output=json", path])
+        if rc != 0:
+            return None
+        return json.loads(out).get("format")

@@ -246,7 +246,38 @@ def _skip(stream, length, fd):
 # ---------------------------------------------------------------- records
 
 class ImportRecords(RecordStore):
-    """What was imported into which volume ({'src', 'checksum'}), one record per volume key."""
+    """What was imported into which volume: one record per volume, keyed by ``import_key``.
+
+    A record is written before the volume is created (state ``importing``) and completed when
+    the content is in (state ``done``), so a run cut off in between (a daemon or the module
+    killed) leaves a record the next run recognises: the volume is the module's unfinished
+    work, not the user's data. A record also holds the identity of the volume it was written
+    for (``HostProbe.volume_identity``): a volume deleted and made again under the same name
+    does not inherit the record of the old one.
+    """
 
     def __init__(self, directories=RECORD_DIRS):
         super().__init__(directories)
+
+    def begin(self, key, source, identity=None):
+        """Record that an import of ``source`` (an ImportSource) starts now, into the volume with ``identity``
+        (None: a volume about to be created)."""
+        self.write(key, {"src": source.shown, "checksum": source.checksum, "state": "importing",
+                         "identity": identity})
+
+    def finish(self, key, source, identity):
+        """Record that ``source`` is now the content of the volume with ``identity``."""
+        self.write(key, {"src": source.shown, "checksum": source.checksum, "state": "done", "identity": identity})
+
+    def of_volume(self, key, identity):
+        """Return the record of the volume with ``identity`` under ``key``; None when there is none or it
+        was written for another volume of that name (one deleted since, by any means)."""
+        record = self.read(key)
+        if record and identity and record.get("identity") and record["identity"] != identity:
+            return None
+        return record
+
+
+def import_key(pool_uuid, volume_name):
+    """The import record key of a volume: its pool's uuid (a re-created pool has a new one) and its name."""
+    return "%s/%s" % (pool_uuid, volume_name)

@@ -16,7 +16,9 @@ from ansible_collections.virtops.storage.plugins.module_utils.pool_spec import (
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import DISK_SECRET_TYPES, POOL_TYPES, supports
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import (
     build_pool_xml, parse_pool_xml)
+from ansible_collections.virtops.storage.plugins.module_utils.image_import import ImportRecords
 from ansible_collections.virtops.storage.plugins.module_utils.secret import check_secret_reference
+from ansible_collections.virtops.storage.plugins.module_utils.volume import delete_volume, pool_handle, refresh_pool
 
 # virStoragePoolState, by index
 POOL_STATES = ("inactive", "building", "running", "degraded", "inaccessible")
@@ -163,6 +165,9 @@ class PoolConverger(Converger):
         spec = spec_from_params(self.params)
         self.name = spec["name"]
         return {"spec": spec, "state": self.params["state"], "autostart": self.params.get("autostart")}
+
+    def lock_names(self, desired):
+        return ["pool/" + self.name]
 
     def read_current(self):
         self.pool = self.connection.lookup_pool(self.name)
@@ -344,7 +349,8 @@ class PoolConverger(Converger):
             call("undefining pool %s" % self.name, self.pool.undefine)
 
     def _empty_pool(self):
-        call("refreshing pool %s" % self.name, self.pool.refresh, 0)
+        handle, records = pool_handle(self.pool), ImportRecords()
+        refresh_pool(handle)
         volumes = call("listing volumes of pool %s" % self.name, self.pool.listAllVolumes, 0)
         if volumes and not self.params.get("delete_volumes"):
             names = sorted(v.name() for v in volumes)
@@ -355,7 +361,7 @@ class PoolConverger(Converger):
                 "delete_volumes: true to delete them too" % (self.name, len(names), ", ".join(names)),
                 param="delete_volumes")
         for volume in volumes:
-            call("deleting volume %s of pool %s" % (volume.name(), self.name), volume.delete, 0)
+            delete_volume(self.module, self.connection, handle, volume, records)
 
 
 # ---------------------------------------------------------------- info

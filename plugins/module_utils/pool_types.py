@@ -82,6 +82,8 @@ PoolType = namedtuple("PoolType", [
     "volume_default_format",  # the format libvirt gives a volume created without one (None: no format)
     "volume_naming",     # None (free names), 'partition' (the next partition name) or 'lun' (read only)
     "capacity_rounding",  # bytes a backend may round a requested capacity up by (alignment, extents)
+    "volume_format_read_back",  # libvirt reports the format a volume was created with (an existing volume's
+                                # format can be compared with the declared one)
 ])
 
 _FILE_OPS = frozenset(["build", "delete", "volume_create", "volume_clone", "volume_delete",
@@ -93,13 +95,14 @@ def _type(name, required=(), optional=(), max_hosts=0, max_devices=0, source_for
           target="required", extras=(), auth_types=(), operations=frozenset(), build_probe=None,
           volume_formats=(), disk_type="block", disk_protocol=None, volume_disk=True, named_by_source=False, default_source_dir=None,
           default_target_path=None, part_separator=False, volume_options=(), volume_default_format=None,
-          volume_naming=None, capacity_rounding=0):
+          volume_naming=None, capacity_rounding=0, volume_format_read_back=True):
     return PoolType(name, tuple(required), tuple(optional), max_hosts, max_devices,
                     tuple(source_formats), target, tuple(extras), tuple(auth_types),
                     frozenset(operations), build_probe, tuple(volume_formats), disk_type,
                     disk_protocol, volume_disk, named_by_source,
                     default_source_dir, default_target_path, part_separator,
-                    tuple(volume_options), volume_default_format, volume_naming, capacity_rounding)
+                    tuple(volume_options), volume_default_format, volume_naming, capacity_rounding,
+                    volume_format_read_back)
 
 
 _MIB = 1024 * 1024
@@ -125,13 +128,15 @@ POOL_TYPES = dict((t.name, t) for t in (
           operations=["build", "delete", "volume_create", "volume_clone", "volume_delete", "volume_wipe",
                       "volume_upload", "volume_download"],
           volume_options=("allocation", "backing_store"), capacity_rounding=4 * _MIB),
-    # partitions: libvirt names them after the device and aligns them (dos: to 8 MiB cylinders)
+    # partitions: libvirt names them after the device and aligns them (dos: to 8 MiB cylinders); it
+    # creates them with the declared partition type but reads every one back as format 'none'
     _type("disk", required=("devices",), optional=("format",), max_devices=1,
           source_formats=DISK_SOURCE_FORMATS, operations=[
               "build", "delete", "volume_create", "volume_clone", "volume_delete", "volume_wipe",
               "volume_upload", "volume_download"],
           build_probe="label", volume_formats=PARTITION_VOLUME_FORMATS, part_separator=True,
-          volume_default_format="none", volume_naming="partition", capacity_rounding=8 * _MIB),
+          volume_default_format="none", volume_naming="partition", capacity_rounding=8 * _MIB,
+          volume_format_read_back=False),
     _type("iscsi", required=("hosts", "devices"), optional=("auth", "initiator_iqn", "vendor", "product"),
           max_hosts=1, max_devices=1, auth_types=("chap",), operations=_LUN_OPS, disk_protocol="iscsi",
           volume_naming="lun", capacity_rounding=_SECTOR),

@@ -248,6 +248,14 @@ class SecretConverger(Converger):
         self.declared = dict((k, v) for k, v in spec.items() if v is not None)
         return {"spec": self.declared, "state": params["state"]}
 
+    def lock_names(self, desired):
+        # a task may name the secret by uuid, another by usage: each name it is known by
+        spec = desired["spec"]
+        names = ["secret/uuid/" + spec["uuid"]] if spec.get("uuid") else []
+        if spec.get("usage_type"):
+            names.append("secret/usage/%s/%s" % (spec["usage_type"], spec["usage_id"]))
+        return names
+
     def read_current(self):
         uuid, usage = secret_identity(self.params)
         self.secret = self.connection.lookup_secret(uuid=uuid, usage=usage)

@@ -58,3 +58,22 @@ def to_bytes(value, param):
     if result > MAX_BYTES:
         raise ParameterError(param, "'%s' is larger than libvirt can store (%d bytes)" % (value, MAX_BYTES))
     return result
+
+
+_BINARY_NAMES = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+def human(size):
+    """Return ``size`` bytes as a person reads it: '512 bytes', '10 MiB', '1.5 GiB' (binary units, 2 decimals)."""
+    power = 0
+    while power < len(_BINARY_NAMES) - 1 and size >= 1024 ** (power + 1):
+        power += 1
+    if power == 0:
+        return "%d bytes" % size
+    text = ("%.2f" % (float(size) / 1024 ** power)).rstrip("0").rstrip(".")
+    return "%s %s" % (text, _BINARY_NAMES[power])
+
+
+def human_and_bytes(size):
+    """Return ``size`` as '10 MiB (10485760 bytes)': readable, and exact."""
+    return "%s (%d bytes)" % (human(size), size) if size >= 1024 else human(size)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections import namedtuple
 
 from ansible_collections.virtops.storage.plugins.module_utils.connection import call, libvirt
@@ -16,7 +17,7 @@ from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, UnsafeActionError, VirtopsError)
 from ansible_collections.virtops.storage.plugins.module_utils.host_probe import HostProbe
 from ansible_collections.virtops.storage.plugins.module_utils.image_import import (
-    ImportRecords, ImportSource, hide_credentials, upload_sparse, upload_zeros)
+    ImportRecords, ImportSource, hide_credentials, import_key, upload_sparse, upload_zeros)
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import POOL_TYPES, supports
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import parse_pool_xml
 from ansible_collections.virtops.storage.plugins.module_utils.secret import check_secret_reference
@@ -33,12 +34,22 @@ _PARTED_NAME_BUG = "Partition doesn't exist"
 # qemu-img's LUKS creation when its CPU-time measurement reads zero (see VolumeConverger._create)
 _LUKS_TIMING_ERROR = "Unable to get accurate CPU usage"
 LUKS_TIMING_ATTEMPTS = 5
+# libvirt refuses to refresh a pool while a volume is being created in it (by any client)
+_POOL_BUSY = "has asynchronous jobs running"
+POOL_BUSY_WAIT = 30  # seconds
 
 
 PoolHandle = namedtuple("PoolHandle", ["pool", "name", "spec", "row"])
 
 
 # ---------------------------------------------------------------- lookups
+
+def pool_handle(pool):
+    """Return the PoolHandle of a ``virStoragePool``."""
+    name = pool.name()
+    spec = parse_pool_xml(call("reading pool %s XML" % name, pool.XMLDesc, 0))
+    return PoolHandle(pool, name, spec, POOL_TYPES[spec["type"]])
+
 
 def lookup_active_pool(connection, name, param="pool"):
     """Return the PoolHandle of active pool ``name``; ParameterError naming ``param`` otherwise."""
@@ -48,8 +59,26 @@ def lookup_active_pool(connection, name, param="pool"):
     if not call("reading pool %s state" % name, pool.isActive):
         raise ParameterError(param, "storage pool %s is inactive: libvirt manages the volumes of active pools only "
                              "(start it, e.g. virtops.storage.storage_pool with state: active)" % name)
-    spec = parse_pool_xml(call("reading pool %s XML" % name, pool.XMLDesc, 0))
-    return PoolHandle(pool, name, spec, POOL_TYPES[spec["type"]])
+    return pool_handle(pool)
+
+
+def refresh_pool(handle, wait=POOL_BUSY_WAIT):
+    """Refresh the pool (libvirt re-reads its volumes from the storage); True when it was refreshed.
+
+    While another client creates a volume in the pool libvirt refuses: wait for that, at most
+    ``wait`` seconds, then go on with what libvirt lists (False).
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            call("refreshing pool %s" % handle.name, handle.pool.refresh, 0)
+            return True
+        except LibvirtCallError as exc:
+            if _POOL_BUSY not in exc.msg:
+                raise
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
 
 
 def lookup_volume(handle, name):
@@ -91,6 +120,11 @@ def volumes_backed_by(connection, path):
                   if (spec.get("backing_store") or {}).get("path") == path)
 
 
+def _as_image_format(fmt):
+    """The format qemu reads a volume in: libvirt's raw-like formats ('none' partitions, 'iso') are raw."""
+    return "raw" if fmt in RAW_FORMATS else fmt
+
+
 # ---------------------------------------------------------------- partitions (disk pools)
 
 def partition_prefix(handle):
@@ -120,6 +154,38 @@ def next_partition_name(handle):
     return "%s%d" % (partition_prefix(handle), number)
 
 
+# ---------------------------------------------------------------- deletion
+
+def delete_volume(module, connection, handle, volume, records):
+    """Delete ``volume`` of the pool and forget its import record.
+
+    The one way a volume is deleted: storage_volume's state absent and storage_pool's
+    delete_volumes both come here.
+    """
+    name = volume.name()
+    try:
+        call("deleting volume %s of pool %s" % (name, handle.name), volume.delete, 0)
+    except LibvirtCallError as exc:
+        if handle.row.volume_naming != "partition" or _PARTED_NAME_BUG not in exc.msg:
+            raise
+        _remove_partition(module, connection, handle, name, exc)
+    records.remove(import_key(handle.pool.UUIDString(), name))
+
+
+def _remove_partition(module, connection, handle, name, error):
+    """libvirt 9.0 hands parted 'p2' for loop0p2 / nvme0n1p2: remove the partition by number, then refresh."""
+    number = partition_number(handle, name)
+    if number is None or not connection.is_local():
+        raise error
+    device = handle.spec["source"]["devices"][0]["path"]
+    parted = module.get_bin_path("parted", required=True)
+    rc, out, err = module.run_command([parted, "-s", device, "rm", str(number)])
+    if rc != 0:
+        raise VirtopsError("%s; removing partition %d of %s with parted failed too: %s" % (
+            error.msg, number, device, (err or out).strip()))
+    refresh_pool(handle)
+
+
 # ---------------------------------------------------------------- converger
 
 class VolumeConverger(Converger):
@@ -134,7 +200,7 @@ class VolumeConverger(Converger):
         self.handle = None
         self.volume = None
         self.name = None
-        self._guests = None
+        self._users = None  # (guests, volumes over it as their backing store), read once
 
     # -- read
     def read_desired(self):
@@ -142,6 +208,10 @@ class VolumeConverger(Converger):
         if desired.get("import_from"):
             hide_credentials(self.module, desired["import_from"]["src"])
         return desired
+
+    def lock_names(self, desired):
+        # without a name a disk pool's next partition is made: one at a time per pool
+        return ["volume/%s/%s" % (desired["pool"], desired["name"] if desired["name"] is not None else "")]
 
     def read_current(self):
         self.handle = lookup_active_pool(self.connection, self.params["pool"])
@@ -157,7 +227,7 @@ class VolumeConverger(Converger):
         self.volume = lookup_volume(self.handle, self.name)
         if self.volume is None:
             # libvirt knows only what its last refresh saw: look again before creating or reporting absent
-            call("refreshing pool %s" % self.handle.name, self.handle.pool.refresh, 0)
+            refresh_pool(self.handle)
             self.volume = lookup_volume(self.handle, self.name)
         if self.volume is None:
             return None
@@ -191,16 +261,10 @@ class VolumeConverger(Converger):
                                  "no volume deletion)" % (self.handle.name, row.name, row.name))
         spec = current["spec"]
         self._refuse_in_use(spec, "deleting it")
-        backed = [] if self.params.get("allow_in_use") else volumes_backed_by(self.connection, spec.get("path"))
-        if backed:
-            raise UnsafeActionError(
-                "volume %s of pool %s is the backing store of %s: deleting it breaks them. Delete them first, or set "
-                "allow_in_use: true" % (self.name, self.handle.name, ", ".join(backed)), param="allow_in_use")
         actions = []
         if desired["wipe"]:
             actions.append(self._wipe_action(spec, desired["wipe_algorithm"] or "zero"))
-        actions.append(Action("delete volume %s of pool %s" % (self.name, self.handle.name),
-                              lambda: self._delete(spec)))
+        actions.append(Action("delete volume %s of pool %s" % (self.name, self.handle.name), self._delete))
         return actions
 
     def _plan_create(self, desired):
@@ -236,7 +300,7 @@ class VolumeConverger(Converger):
 
     def _plan_existing(self, spec, desired):
         actions = []
-        if desired["format"] and spec.get("format") != desired["format"]:
+        if desired["format"] and self.handle.row.volume_format_read_back and spec.get("format") != desired["format"]:
             raise ParameterError("format", "volume %s exists with format %s; a volume is not converted in place: "
                                  "clone it into a new volume (clone_from) with format %s" % (
                                      self.name, spec.get("format"), desired["format"]))
@@ -263,6 +327,8 @@ class VolumeConverger(Converger):
         # short: within that it is the same size
         if abs(have - want) <= row.capacity_rounding:
             return None
+        if desired["import_from"] and have > want:
+            return None  # with import_from, capacity is the least size: the image may bring more
         shrink = have > want
         if not supports(row, "volume_resize"):
             raise ParameterError("capacity", "volume %s is %d bytes, not the declared %d, and %s pools cannot resize "
@@ -298,20 +364,29 @@ class VolumeConverger(Converger):
             "%s %s" % (k, changes[k]) for k in sorted(changes))), lambda: self._set_permissions(path, changes))]
 
     def _plan_reimport(self, spec, desired):
-        checksum = desired["import_from"].get("checksum")
-        record = self.records.read(spec.get("key") or spec.get("path") or self.name) or {}
-        if not checksum or record.get("checksum") == checksum:
-            return []  # imported once; without a new checksum nothing says the source changed
-        if not desired["reimport"]:
-            self.warnings.append("volume %s exists and was not imported from %s with checksum %s (last import: %s): "
-                                 "its content is kept. Set reimport: true to replace it" % (
-                                     self.name, hide_credentials(self.module, desired["import_from"]["src"]), checksum,
-                                     record.get("checksum") or "unknown"))
-            return []
-        self._refuse_in_use(spec, "replacing its content")
+        """Re-import an existing volume declared with import_from when its own import never finished, or when
+        the declared checksum is not the one last imported and reimport allows it."""
         source = ImportSource(self.module, desired["import_from"])
+        record = self.records.of_volume(self._record_key(), self._identity(spec))
+        if record and record.get("state") == "importing":
+            # a run cut off while it imported (daemon or module killed): the volume holds part of an
+            # image the module was writing, not data of the user's
+            reason = "the import into it did not finish"
+        elif record and (not source.checksum or record.get("checksum") == source.checksum):
+            return []  # imported once; without a new checksum nothing says the source changed
+        elif not desired["reimport"]:
+            last = ("last import: %s" % (record.get("checksum") or "without a checksum")) if record else \
+                "no import into it is recorded"
+            self.warnings.append("volume %s exists and was not imported from %s%s (%s): its content is kept. Set "
+                                 "reimport: true to replace it" % (
+                                     self.name, source.shown,
+                                     " with checksum %s" % source.checksum if source.checksum else "", last))
+            return []
+        else:
+            reason = "checksum %s" % source.checksum if source.checksum else "reimport: true"
+        self._refuse_in_use(spec, "replacing its content")
         source.check()
-        return [Action("re-import volume %s from %s (checksum %s)" % (self.name, source.shown, checksum),
+        return [Action("re-import volume %s from %s (%s)" % (self.name, source.shown, reason),
                        lambda: self._reimport(spec, desired, source))]
 
     def _plan_wipe(self, spec, algorithm):
@@ -348,14 +423,26 @@ class VolumeConverger(Converger):
 
     # -- checks that ask libvirt
     def _refuse_in_use(self, spec, what):
+        """Refuse ``what`` (deleting, wiping, shrinking, replacing the volume) while guests or other volumes use it.
+
+        Linked clones read their backing volume under their own writes: changing it under them
+        corrupts them as surely as it does a guest's disk.
+        """
         if self.params.get("allow_in_use"):
             return
-        if self._guests is None:
-            self._guests = guests_using(self.connection.guest_disks(), self.handle, spec)
-        if self._guests:
+        if self._users is None:
+            self._users = (guests_using(self.connection.guest_disks(), self.handle, spec),
+                           volumes_backed_by(self.connection, spec.get("path")))
+        guests, clones = self._users
+        if guests:
             raise UnsafeActionError(
                 "volume %s of pool %s is used by guest(s) %s: %s would break them. Detach it first, or set "
-                "allow_in_use: true" % (self.name, self.handle.name, ", ".join(self._guests), what), param="allow_in_use")
+                "allow_in_use: true" % (self.name, self.handle.name, ", ".join(guests), what), param="allow_in_use")
+        if clones:
+            raise UnsafeActionError(
+                "volume %s of pool %s is the backing store of %s: %s would break them (they read it under their "
+                "own writes). Delete them first, or set allow_in_use: true" % (
+                    self.name, self.handle.name, ", ".join(clones), what), param="allow_in_use")
 
     def _check_secret(self, secret):
         """The passphrase secret must exist, be a volume secret and hold a value (libvirt checks only at creation)."""
@@ -383,17 +470,31 @@ class VolumeConverger(Converger):
         return source_handle, volume
 
     def _backing_path(self, backing):
+        """Return the path of the declared backing store, checked to exist and to have the declared format.
+
+        A wrong backing format is silent corruption: over a qcow2 base declared raw, a guest
+        reads the base's qcow2 metadata as its disk's data.
+        """
         if backing.get("path"):
-            if self.connection.is_local() and not os.path.exists(backing["path"]):
-                raise ParameterError("backing_store.path", "%s does not exist on the host" % backing["path"])
-            return backing["path"]
-        handle = self.handle
-        if backing.get("pool") and backing["pool"] != handle.name:
-            handle = lookup_active_pool(self.connection, backing["pool"], param="backing_store.pool")
-        volume = lookup_volume(handle, backing["name"])
-        if volume is None:
-            raise ParameterError("backing_store.name", "pool %s has no volume %s" % (handle.name, backing["name"]))
-        return read_volume(handle, volume)[0]["path"]
+            path, reported = backing["path"], None
+            if self.connection.is_local() and not os.path.exists(path):
+                raise ParameterError("backing_store.path", "%s does not exist on the host" % path)
+        else:
+            handle = self.handle
+            if backing.get("pool") and backing["pool"] != handle.name:
+                handle = lookup_active_pool(self.connection, backing["pool"], param="backing_store.pool")
+            volume = lookup_volume(handle, backing["name"])
+            if volume is None:
+                raise ParameterError("backing_store.name", "pool %s has no volume %s" % (handle.name, backing["name"]))
+            spec = read_volume(handle, volume)[0]
+            path, reported = spec["path"], spec.get("format")
+        # the content tells its format; libvirt's report is all there is of a remote host's
+        actual = self.probe.image_format(path) if self.connection.is_local() else reported
+        if actual and _as_image_format(actual) != _as_image_format(backing["format"]):
+            raise ParameterError("backing_store.format", "the backing store %s is a %s image, not %s: declare "
+                                 "format: %s (a guest would read the %s metadata as data)" % (
+                                     path, actual, backing["format"], _as_image_format(actual), actual))
+        return path
 
     # -- apply (side effects only)
     def _create(self, spec, desired):
@@ -438,12 +539,21 @@ class VolumeConverger(Converger):
         return fmt if self.handle.row.disk_type == "file" and fmt not in RAW_FORMATS else "raw"
 
     def _import_new(self, spec, desired, source):
+        key = self._record_key()
         try:
             source.prepare()
             image = source.converted_to(self._content_format(spec))
             spec = dict(spec, capacity=max(desired["capacity"] or 0, source.virtual_size))
-            self.volume = call("creating volume %s in pool %s" % (self.name, self.handle.name),
-                               self.handle.pool.createXML, build_volume_xml(spec), 0)
+            # recorded before the volume exists: a run cut off from here on leaves a volume the next run
+            # knows to be an unfinished import
+            self.records.begin(key, source)
+            try:
+                self.volume = call("creating volume %s in pool %s" % (self.name, self.handle.name),
+                                   self.handle.pool.createXML, build_volume_xml(spec), 0)
+            except LibvirtCallError:
+                self.records.remove(key)  # no volume was made: nothing of the module's to recognise later
+                raise
+            self.records.begin(key, source, self._identity(read_volume(self.handle, self.volume)[0]))
             self._undo_on_failure("importing %s into volume %s" % (source.shown, self.name),
                                   lambda: self._upload(image))
         finally:
@@ -454,6 +564,8 @@ class VolumeConverger(Converger):
         try:
             source.prepare()
             image = source.converted_to(self._content_format(spec))
+            # from here on the volume holds neither the old content nor the new one until the upload ends
+            self.records.begin(self._record_key(), source, self._identity(spec))
             if source.virtual_size > spec["capacity"]:
                 self._resize(source.virtual_size, 0)
             if supports(self.handle.row, "volume_wipe"):
@@ -470,13 +582,19 @@ class VolumeConverger(Converger):
         if desired["capacity"] and info[1] < desired["capacity"]:
             self._resize(desired["capacity"], 0)
         spec, dummy = read_volume(self.handle, self.volume)
-        self.records.write(spec.get("key") or spec.get("path") or self.name,
-                           {"src": source.shown, "checksum": source.checksum})
+        self.records.finish(self._record_key(), source, self._identity(spec))
+
+    def _record_key(self):
+        return import_key(self.handle.pool.UUIDString(), self.name)
+
+    def _identity(self, spec):
+        """The identity of the volume on this host (see HostProbe.volume_identity); None over a remote uri."""
+        return self.probe.volume_identity(spec.get("path")) if self.connection.is_local() else None
 
     def _upload(self, image):
         conn = self.connection.conn
         call("uploading into volume %s" % self.name, upload_sparse, conn, self.volume, image)
-        call("refreshing pool %s" % self.handle.name, self.handle.pool.refresh, 0)
+        refresh_pool(self.handle)
         self.volume = lookup_volume(self.handle, self.name)
 
     def _undo_on_failure(self, what, step):
@@ -487,6 +605,7 @@ class VolumeConverger(Converger):
             message = exc.msg if isinstance(exc, VirtopsError) else str(exc)
             try:
                 self.volume.delete(0)
+                self.records.remove(self._record_key())
                 outcome = "the new volume was removed"
             except libvirt.libvirtError as cleanup:
                 outcome = "removing the new volume failed too: %s" % cleanup.get_error_message()
@@ -507,27 +626,8 @@ class VolumeConverger(Converger):
     def _wipe(self, flag):
         call("wiping volume %s" % self.name, self.volume.wipePattern, flag, 0)
 
-    def _delete(self, spec):
-        try:
-            call("deleting volume %s" % self.name, self.volume.delete, 0)
-        except LibvirtCallError as exc:
-            if self.handle.row.volume_naming != "partition" or _PARTED_NAME_BUG not in exc.msg:
-                raise
-            self._remove_partition(exc)
-        self.records.remove(spec.get("key") or spec.get("path") or self.name)
-
-    def _remove_partition(self, error):
-        """libvirt 9.0 hands parted 'p2' for loop0p2 / nvme0n1p2: remove the partition by number, then refresh."""
-        number = partition_number(self.handle, self.name)
-        if number is None or not self.connection.is_local():
-            raise error
-        device = self.handle.spec["source"]["devices"][0]["path"]
-        parted = self.module.get_bin_path("parted", required=True)
-        rc, out, err = self.module.run_command([parted, "-s", device, "rm", str(number)])
-        if rc != 0:
-            raise VirtopsError("%s; removing partition %d of %s with parted failed too: %s" % (
-                error.msg, number, device, (err or out).strip()))
-        call("refreshing pool %s" % self.handle.name, self.handle.pool.refresh, 0)
+    def _delete(self):
+        delete_volume(self.module, self.connection, self.handle, self.volume, self.records)
 
     def diff_view(self, current, desired):
         if current is None:

@@ -177,6 +177,18 @@ def pools(prefix):
 
 
 @pytest.fixture
+def imported(pools):  # pylint: disable=redefined-outer-name,unused-argument  # pools outlive this fixture
+    """(pool, volume) pairs a test imports into: the module's import records of them are removed afterwards."""
+    from ansible_collections.virtops.storage.plugins.module_utils.image_import import ImportRecords, import_key
+    volumes = []
+    yield volumes
+    for pool, name in volumes:
+        pool_uuid = virsh("pool-uuid", pool, check=False).strip()
+        if pool_uuid:
+            ImportRecords().remove(import_key(pool_uuid, name))
+
+
+@pytest.fixture
 def workdir():
     """A directory QEMU (libvirt-qemu) can traverse, removed afterwards."""
     path = tempfile.mkdtemp(prefix="virtops-it-")

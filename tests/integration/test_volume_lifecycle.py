@@ -25,12 +25,6 @@ from .volume_helpers import (
     qemu_img_info, raw_sha256, reads_as_zeros, sha256_file, undefine_guest, undefine_secret, vol_exists, vol_info,
     vol_names, vol_xml, write_random)
 
-try:  # the import records the module keeps (installed collection, on PYTHONPATH)
-    from ansible_collections.virtops.storage.plugins.module_utils.image_import import ImportRecords
-except ImportError:  # pragma: no cover - the harness asserts the installation itself
-    ImportRecords = None
-
-
 # ---------------------------------------------------------------- fixtures
 
 @pytest.fixture
@@ -49,16 +43,6 @@ def secrets():
     yield made
     for secret_uuid in made:
         undefine_secret(secret_uuid)
-
-
-@pytest.fixture
-def imported():
-    """Paths of volumes a test imports into: the module's import records of them are removed afterwards."""
-    paths = []
-    yield paths
-    if ImportRecords is not None:
-        for path in paths:
-            ImportRecords().remove(path)
 
 
 @pytest.fixture
@@ -430,7 +414,7 @@ def test_import_local_and_url(http_images, workdir, prefix, pools, imported):
     ]
     for name, fmt, src, checksum in cases:
         path = os.path.join(target, name)
-        imported.append(path)
+        imported.append((pool, name))
         source = dict(src=src)
         if checksum:
             source["checksum"] = "sha256:" + checksum
@@ -449,7 +433,7 @@ def test_import_changed_checksum_and_reimport(images, workdir, prefix, pools, im
     pool = prefix + "reimp"
     target = make_dir_pool(pools, pool, os.path.join(workdir, "reimp"))
     path = os.path.join(target, "vol.img")
-    imported.append(path)
+    imported.append((pool, "vol.img"))
     first = volume(pool, "vol.img", import_from=dict(src=images["one"], checksum="sha256:" + images["one_sha"]))
     run_ok("storage_volume", first, changed=True)
     assert sha256_file(path) == images["one_sha"]
@@ -481,7 +465,7 @@ def test_import_checksum_mismatch_leaves_nothing(http_images, workdir, prefix, p
     target = make_dir_pool(pools, pool, os.path.join(workdir, "bad"))
     for name, src in (("local.img", images["two"]), ("url.img", url + "/two.raw")):
         path = os.path.join(target, name)
-        imported.append(path)
+        imported.append((pool, name))
         result = run_module("storage_volume", volume(pool, name, import_from=dict(
             src=src, checksum="sha256:" + images["one_sha"])))
         assert_failed(result, "import_from.checksum", images["two_sha"], images["one_sha"], "nothing was imported")

@@ -1,0 +1,58 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtops.storage contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Host locks: tasks of parallel jobs that converge the same object take turns.
+
+Two jobs on one host (parallel AWX runs, two playbooks) converging the same
+pool, volume or secret would otherwise race: both find it absent, both create
+it, and one fails ("exists already"), or one reads a volume the other is still
+building. Each converger names the objects it works on; the module holds an
+exclusive lock on each name for the whole read, plan and apply, so the second
+task waits for the first and then converges from what the first left (usually:
+nothing to do). The locks are flock(2) locks on files in a directory of the
+host: the kernel drops them when the process ends, so a killed task leaves no
+lock behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import tempfile
+
+LOCK_DIRS = ("/run/lock/virtops-storage",
+             os.path.join(tempfile.gettempdir(), "virtops-storage-locks-%d" % os.getuid()))
+
+
+def _lock_file(uri, name):
+    """Open (creating it) the lock file of object ``name`` on the libvirt at ``uri``."""
+    digest = hashlib.sha256(("%s\0%s" % (uri, name)).encode("utf-8")).hexdigest()[:40]
+    last_error = None
+    for directory in LOCK_DIRS:
+        try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            return open(os.path.join(directory, digest + ".lock"), "a")
+        except OSError as exc:
+            last_error = exc
+    raise last_error
+
+
+@contextlib.contextmanager
+def host_locks(uri, names):
+    """Hold an exclusive lock on each object name (e.g. 'volume/pool/vm1.qcow2') while the block runs.
+
+    Locks are taken in sorted order, so two tasks that need the same names never
+    wait for each other in a circle.
+    """
+    handles = []
+    try:
+        for name in sorted(set(names)):
+            handle = _lock_file(uri, name)
+            handles.append(handle)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        for handle in reversed(handles):
+            handle.close()  # closing the file drops its lock
