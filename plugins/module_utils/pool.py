@@ -140,11 +140,11 @@ def source_conflict(row, spec, other_row, other):
     if kind is None or other["name"] == spec["name"]:
         return None
     ours, theirs = spec.get("source") or {}, other.get("source") or {}
-    if kind == "source.devices" and row.source_conflict == kind or (
-            kind == "source.devices+initiator" and row is other_row
-            and ours.get("initiator_iqn") == theirs.get("initiator_iqn")):
+    if kind in ("source.devices", "source.devices+initiator"):
+        comparable = row.source_conflict == kind if kind == "source.devices" else (
+            row is other_row and ours.get("initiator_iqn") == theirs.get("initiator_iqn"))
         shared = set(d["path"] for d in ours.get("devices") or []) & set(d["path"] for d in theirs.get("devices") or [])
-        return "source.devices" if shared else None
+        return "source.devices" if comparable and shared else None
     if row is not other_row:
         return None
     if kind == "target.path":
