@@ -34,6 +34,13 @@ FS = {"name": NAME, "type": "fs", "source": {"devices": [{"path": DEVICE}], "for
       "target": {"path": "/srv/fs"}}
 
 
+def _merged(base, **changes):
+    """``base`` with ``changes`` (top-level keys replaced)."""
+    merged = dict(base)
+    merged.update(changes)
+    return merged
+
+
 def _module(check_mode=False, **params):
     return fake_libvirt.FakeModule(DEFAULTS, check_mode=check_mode, **params)
 
@@ -82,7 +89,7 @@ def test_new_pool_check_mode_changes_nothing():
 
 @pytest.mark.parametrize("params, param, fragment", [
     ({"name": NAME, "target": {"path": TARGET}}, "type", "required to define pool images"),
-    (dict(DIR, type="vstorage", source={"name": "c"}), "type", "not supported by the libvirt daemon"),
+    (_merged(DIR, type="vstorage", source={"name": "c"}), "type", "not supported by the libvirt daemon"),
 ])
 def test_new_pool_refused(params, param, fragment):
     connection = FakeConnection()
@@ -101,7 +108,7 @@ def test_existing_pool_unchanged():
 def test_existing_pool_redefined():
     connection = FakeConnection()
     _existing(connection, DIR)
-    changed = dict(DIR, target={"path": TARGET, "permissions": {"mode": "0711"}})
+    changed = _merged(DIR, target={"path": TARGET, "permissions": {"mode": "0711"}})
     probe = FakeProbe({TARGET: "directory"}, permissions={TARGET: {"mode": "0711", "owner": 0, "group": 0}})
     assert _plan(connection, probe, **changed)[1] == ["redefine (target.permissions.mode) pool images"]
 
@@ -116,13 +123,13 @@ def test_type_change_refused():
     connection = FakeConnection()
     _existing(connection, DIR)
     with pytest.raises(ParameterError) as info:
-        _plan(connection, **dict(FS, name=NAME))
+        _plan(connection, **_merged(FS, name=NAME))
     assert info.value.param == "type" and "exists with type dir" in info.value.msg
 
 
 # ---------------------------------------------------------------- restart, state, autostart
 
-CHANGED = dict(DIR, target={"path": TARGET, "permissions": {"mode": "0711"}})
+CHANGED = _merged(DIR, target={"path": TARGET, "permissions": {"mode": "0711"}})
 PERMS_0711 = {TARGET: {"mode": "0711", "owner": 0, "group": 0}}
 
 
@@ -148,7 +155,7 @@ def test_pending_definition_restarted_later():
     """A redefinition the running pool has not picked up yet still calls for a restart."""
     connection = FakeConnection()
     pool = _existing(connection, DIR, active=True)
-    pool.definition = build_pool_xml(dict(CHANGED, target={"path": TARGET, "permissions": {"mode": "0711"}}))
+    pool.definition = build_pool_xml(_merged(CHANGED, target={"path": TARGET, "permissions": {"mode": "0711"}}))
     converger, actions = _plan(connection, FakeProbe({TARGET: "directory"}, permissions=PERMS_0711),
                                restart=True, **CHANGED)
     assert actions == ["stop pool images", "start pool images"]
@@ -197,10 +204,10 @@ def test_target_not_checked_on_a_remote_daemon_or_without_build_or_start():
 
 def test_source_conflict_refused_in_check_mode_too():
     connection = FakeConnection()
-    _existing(connection, dict(DIR, name="other"))
+    _existing(connection, _merged(DIR, name="other"))
     for check_mode in (True, False):
         with pytest.raises(ParameterError) as info:
-            _run(connection, check_mode=check_mode, **dict(DIR, target={"path": TARGET + "/"}))
+            _run(connection, check_mode=check_mode, **_merged(DIR, target={"path": TARGET + "/"}))
         assert info.value.param == "target.path"
         assert "pool other already uses target path /srv/images" in info.value.msg
     assert [entry[0] for entry in connection.conn.log] == []
@@ -246,7 +253,7 @@ def test_source_conflict(ours, theirs, param):
 
 def test_device_conflict_names_the_other_pool():
     connection = FakeConnection()
-    _existing(connection, dict(FS, name="fspool"))
+    _existing(connection, _merged(FS, name="fspool"))
     with pytest.raises(ParameterError) as info:
         _plan(connection, **{"name": "disk", "type": "disk", "target": {"path": "/dev"}, "build": False,
                              "source": {"devices": [{"path": DEVICE}], "format": "gpt"}})
@@ -280,8 +287,8 @@ def test_auth_secret_of_another_usage_type_fails(check_mode):
     connection = FakeConnection()
     connection.conn.add(usage_type="ceph", usage_id="chap")
     connection.conn.add(uuid=fake_libvirt.UUID.replace("0", "1"), usage_type="volume", usage_id="/x")
-    params = dict(ISCSI, source=dict(ISCSI["source"], auth={"type": "chap", "username": "u",
-                                                            "secret": {"uuid": fake_libvirt.UUID.replace("0", "1")}}))
+    auth = {"type": "chap", "username": "u", "secret": {"uuid": fake_libvirt.UUID.replace("0", "1")}}
+    params = _merged(ISCSI, source=dict(ISCSI["source"], auth=auth))
     with pytest.raises(ParameterError) as info:
         _run(connection, check_mode=check_mode, **params)
     assert info.value.param == "source.auth.secret" and "usage type volume, not iscsi" in info.value.msg
@@ -321,13 +328,13 @@ def test_plan_build_types_without_build():
      ("new", "set mode/owner of directory /srv/images to 0700, 107")),
 ])
 def test_plan_build_directory(paths, permissions, declared, expected):
-    spec = dict(DIR, target={"path": TARGET, "permissions": declared})
+    spec = _merged(DIR, target={"path": TARGET, "permissions": declared})
     assert plan_build(DIR_ROW, spec, FakeProbe(paths), False) == expected
 
 
 def test_plan_build_directory_declared_permissions_only():
     """Only the permissions the user declared count (the full spec holds libvirt's)."""
-    full = dict(DIR, target={"path": TARGET, "permissions": {"mode": "0700"}})
+    full = _merged(DIR, target={"path": TARGET, "permissions": {"mode": "0700"}})
     assert plan_build(DIR_ROW, full, FakeProbe({TARGET: "directory"}), False, declared=DIR) is None
 
 
@@ -432,7 +439,7 @@ def test_absent_delete_storage_refused_while_the_pool_holds_volumes():
 
 def test_absent_delete_storage_of_a_type_without_delete():
     connection = FakeConnection()
-    _existing(connection, dict(ISCSI, source=dict(ISCSI["source"], auth=None)))
+    _existing(connection, _merged(ISCSI, source=dict(ISCSI["source"], auth=None)))
     with pytest.raises(ParameterError) as info:
         _run(connection, state="absent", name="san", delete_storage=True)
     assert info.value.param == "delete_storage" and connection.conn.log == []
