@@ -31,6 +31,26 @@ class HostProbe:
         """True when ``path`` exists."""
         return os.path.exists(path)
 
+    def file_type(self, path):
+        """Return what ``path`` is: 'directory', 'regular file', 'block device', ...; None when it does not exist."""
+        try:
+            mode = os.stat(path).st_mode
+        except (FileNotFoundError, NotADirectoryError):  # NotADirectory: a parent is a file, so nothing is there
+            return None
+        for test, kind in ((stat.S_ISDIR, "directory"), (stat.S_ISREG, "regular file"), (stat.S_ISBLK, "block device"),
+                           (stat.S_ISCHR, "character device"), (stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket")):
+            if test(mode):
+                return kind
+        return "special file"
+
+    def missing_directories(self, path):
+        """Return ``path`` and those of its parents that do not exist, deepest first: what a build would create."""
+        missing = []
+        while path and path != os.path.dirname(path) and not os.path.lexists(path):
+            missing.append(path)
+            path = os.path.dirname(path)
+        return missing
+
     def permissions(self, path):
         """Return the mode ('0755'), owner and group (numeric ids) of ``path``, like a pool's target permissions."""
         st = os.stat(path)

@@ -5,18 +5,20 @@
 
 from __future__ import annotations
 
+import os
+
 from ansible_collections.virtops.storage.plugins.module_utils.connection import call, libvirt
 from ansible_collections.virtops.storage.plugins.module_utils.converge import (
     Action, Converger, differences, overlay, project)
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
-    ParameterError, UnsafeActionError, VirtopsError)
+    LibvirtCallError, ParameterError, UnsafeActionError, VirtopsError)
 from ansible_collections.virtops.storage.plugins.module_utils.host_probe import HostProbe
+from ansible_collections.virtops.storage.plugins.module_utils.image_import import ImportRecords
 from ansible_collections.virtops.storage.plugins.module_utils.pool_spec import (
     spec_from_params, validate_spec)
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import DISK_SECRET_TYPES, POOL_TYPES, supports
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import (
-    build_pool_xml, parse_pool_xml)
-from ansible_collections.virtops.storage.plugins.module_utils.image_import import ImportRecords
+    build_pool_xml, parse_pool_xml, with_libvirt_defaults)
 from ansible_collections.virtops.storage.plugins.module_utils.secret import check_secret_reference
 from ansible_collections.virtops.storage.plugins.module_utils.volume import delete_volume, pool_handle, refresh_pool
 
@@ -127,6 +129,54 @@ def plan_build(row, spec, probe, overwrite, declared=None):
     return "overwrite", "build %s on %s, destroying %s" % (wanted, device, what)
 
 
+# ---------------------------------------------------------------- source conflicts
+
+def source_conflict(row, spec, other_row, other):
+    """Return the parameter libvirt's define refuses ``spec`` on because pool ``other`` has it too, or None.
+
+    The rules of libvirt 9.0's virStoragePoolObjSourceFindDuplicate (see SOURCE_CONFLICTS in
+    pool_types); ``spec`` and ``other`` are full pool specs (libvirt's defaults filled in), ``row``
+    and ``other_row`` their table rows. A pool never conflicts with itself (the same name).
+    """
+    kind = other_row.source_conflict
+    if kind is None or other["name"] == spec["name"]:
+        return None
+    ours, theirs = spec.get("source") or {}, other.get("source") or {}
+    if kind in ("source.devices", "source.devices+initiator"):
+        comparable = row.source_conflict == kind if kind == "source.devices" else (
+            row is other_row and ours.get("initiator_iqn") == theirs.get("initiator_iqn"))
+        shared = set(d["path"] for d in ours.get("devices") or []) & set(d["path"] for d in theirs.get("devices") or [])
+        return "source.devices" if comparable and shared else None
+    if row is not other_row:
+        return None
+    if kind == "target.path":
+        return kind if (spec.get("target") or {}).get("path") == (other.get("target") or {}).get("path") else None
+    if kind == "source.dir":
+        same = ours.get("name") == theirs.get("name") and ours.get("dir") == theirs.get("dir")
+        return kind if same and _same_single_host(ours, theirs) else None
+    return kind  # 'type': one pool of the type per host
+
+
+def _same_single_host(ours, theirs):
+    """libvirt's virStoragePoolSourceMatchSingleHost: the first hosts match by name, and by port when ours has one."""
+    mine, other = (ours.get("hosts") or [{}])[0], (theirs.get("hosts") or [{}])[0]
+    if mine.get("port") and mine.get("port") != other.get("port"):
+        return False
+    return mine.get("name") == other.get("name")
+
+
+def _conflict_value(param, other):
+    """What pool ``other`` holds that the conflict on ``param`` is about, for the message."""
+    source = other.get("source") or {}
+    if param == "target.path":
+        return "target path %s" % other["target"]["path"]
+    if param == "source.devices":
+        return "device(s) %s" % ", ".join(d["path"] for d in source.get("devices") or [])
+    if param == "source.dir":
+        return "source %s:%s" % ((source.get("hosts") or [{}])[0].get("name"), source.get("dir"))
+    return "the one %s pool a host may have" % other["type"]
+
+
 def _changed_fields(before, after):
     """Return the dotted names of the fields that differ between two pool specs (both ways)."""
     return sorted(set(differences(before, after)) | set(differences(after, before)))
@@ -144,6 +194,16 @@ def _describe(found):
 
 # ---------------------------------------------------------------- converger
 
+class Creation:
+    """What this task made of a pool that did not exist before it: undone when its build or start fails."""
+
+    def __init__(self):
+        self.defined = False      # this task defined the pool (it did not exist before)
+        self.failed = False       # building or starting that pool failed
+        self.directories = []     # directories its build made, deepest first (None: not seen, remote daemon)
+        self.device = None        # the device its build wrote a filesystem or partition table on
+
+
 class PoolConverger(Converger):
     """Converges one storage pool to the declared definition, state and autostart."""
 
@@ -155,6 +215,19 @@ class PoolConverger(Converger):
         self.name = self.params.get("name")
         self.pool = None
         self._started_to_inspect = False
+        self._creation = Creation()
+
+    def _converge(self, desired):
+        """Converge; a pool this task defined and could not build or start is undefined again (DESIGN: no half-made pool).
+
+        The undo runs under the task's host lock, before another task on the pool may look at it.
+        """
+        try:
+            return super()._converge(desired)
+        except VirtopsError as exc:
+            if self._creation.failed:
+                exc.msg += self._undo_creation()
+            raise
 
     # -- read
     def read_desired(self):
@@ -198,67 +271,85 @@ class PoolConverger(Converger):
     def plan(self, current, desired):
         if desired["state"] == "absent":
             return self._plan_absent(current)
-        spec = desired["spec"]
-        new = current is None
-        if new:
+        full, changed_fields = self._full_definition(current, desired["spec"])
+        row = POOL_TYPES[full["type"]]
+        self._check_auth_secret(full)
+        actions = self._plan_definition(current, full, changed_fields)
+        restart = self._plan_restart(current, desired, changed_fields)
+        if restart:
+            actions.append(Action("stop pool %s" % self.name, self._stop))
+        active = bool(current and current["active"]) and not restart
+        actions.extend(self._plan_build_and_start(row, full, desired, active, restart))
+        actions.extend(self._plan_autostart(current, desired))
+        return actions
+
+    def _full_definition(self, current, spec):
+        """Validate the declared ``spec``; return (the whole definition to store, the fields that change)."""
+        from_xml = bool(self.params.get("xml"))
+        if current is None:
             if not spec.get("type"):
                 raise ParameterError("type", "required to define pool %s, which does not exist" % self.name)
-            validate_spec(spec, new=True, from_xml=bool(self.params.get("xml")))
+            validate_spec(spec, new=True, from_xml=from_xml)
             self._check_daemon_supports(spec["type"])
-            full = spec
-            changed_fields = []
-        else:
-            have_type = current["spec"]["type"]
-            spec.setdefault("type", have_type)
-            if spec["type"] != have_type:
-                raise ParameterError("type", "pool %s exists with type %s; changing the type of a pool is "
-                                     "not a redefinition: remove it (state: absent) first" % (self.name, have_type))
-            validate_spec(spec, new=False, from_xml=bool(self.params.get("xml")))
-            declared = dict((k, v) for k, v in spec.items() if k != "uuid" or self.params.get("xml"))
-            changed_fields = differences(current["spec"], declared)
-            full = overlay(current["spec"], spec)
-        row = POOL_TYPES[spec["type"]]
-        active = bool(current and current["active"])
-        actions = []
+            return spec, []
+        have_type = current["spec"]["type"]
+        spec.setdefault("type", have_type)
+        if spec["type"] != have_type:
+            raise ParameterError("type", "pool %s exists with type %s; changing the type of a pool is "
+                                 "not a redefinition: remove it (state: absent) first" % (self.name, have_type))
+        validate_spec(spec, new=False, from_xml=from_xml)
+        declared = dict((k, v) for k, v in spec.items() if k != "uuid" or from_xml)
+        return overlay(current["spec"], spec), differences(current["spec"], declared)
 
-        if new or changed_fields or not current["persistent"]:
-            what = "define" if new else "redefine (%s)" % ", ".join(changed_fields or ["make persistent"])
-            actions.append(Action("%s pool %s" % (what, self.name), lambda: self._define(full)))
+    def _plan_definition(self, current, full, changed_fields):
+        """Define a new pool, redefine a changed or transient one; libvirt's source conflicts are refused first."""
+        new = current is None
+        if not (new or changed_fields or not current["persistent"]):
+            return []
+        self._refuse_source_conflict(full)
+        what = "define" if new else "redefine (%s)" % ", ".join(changed_fields or ["make persistent"])
+        return [Action("%s pool %s" % (what, self.name), lambda: self._define(full, new))]
 
+    def _plan_restart(self, current, desired, changed_fields):
+        """True when the running pool restarts to use its new definition (restart: true); a warning otherwise."""
+        if not (current and current["active"]) or desired["state"] == "inactive":
+            return False
         # fields whose new value the running pool does not use yet: changed now, or by an
         # earlier redefinition that was not followed by a restart
-        stale = sorted(set(changed_fields) | set(current["pending"] if active else []))
-        restart = active and bool(stale) and desired["state"] != "inactive"
-        if restart and not self.params.get("restart"):
-            restart = False
+        stale = sorted(set(changed_fields) | set(current["pending"]))
+        if stale and not self.params.get("restart"):
             self.warnings.append(
                 "pool %s is active and still uses its old definition (%s changed); the new one takes effect "
                 "when the pool restarts: set restart: true to restart it now (a fs/netfs pool is unmounted "
                 "under running guests)" % (self.name, ", ".join(stale)))
-        # the secret is needed now when the pool starts (or restarts) in this task
-        self._check_auth_secret(full, must_exist=(restart or desired["state"] == "active" and not active)
-                                and not self.module.check_mode)
-        if restart:
-            actions.append(Action("stop pool %s" % self.name, self._stop))
-            active = False
+        return bool(stale) and bool(self.params.get("restart"))
 
-        if desired["state"] in ("present", "active") and self.params.get("build", True) and not active:
-            build = plan_build(row, full, self.probe, self.params.get("overwrite"), declared=spec)
-            if build:
-                mode, description = build
-                actions.append(Action("build pool %s: %s" % (self.name, description),
-                                      lambda: self._build(mode)))
-
-        if (desired["state"] == "active" or restart) and not active:
+    def _plan_build_and_start(self, row, full, desired, active, restart):
+        """Build (when the pool needs it), start or stop: the steps that use the pool's target and source."""
+        state = desired["state"]
+        builds = state in ("present", "active") and self.params.get("build", True) and not active
+        starts = (state == "active" or restart) and not active
+        if builds or starts:
+            self._check_target(row, full)
+        actions = []
+        build = plan_build(row, full, self.probe, self.params.get("overwrite"), declared=desired["spec"]) \
+            if builds else None
+        if build:
+            mode, description = build
+            actions.append(Action("build pool %s: %s" % (self.name, description),
+                                  lambda: self._build(mode, full)))
+        if starts:
             actions.append(Action("start pool %s" % self.name, self._start))
-        if desired["state"] == "inactive" and active:
+        if state == "inactive" and active:
             actions.append(Action("stop pool %s" % self.name, self._stop))
-
-        autostart = desired["autostart"]
-        if autostart is not None and autostart != bool(current and current["autostart"]):
-            actions.append(Action("%s autostart of pool %s" % ("enable" if autostart else "disable", self.name),
-                                  lambda: self._set_autostart(autostart)))
         return actions
+
+    def _plan_autostart(self, current, desired):
+        autostart = desired["autostart"]
+        if autostart is None or autostart == bool(current and current["autostart"]):
+            return []
+        return [Action("%s autostart of pool %s" % ("enable" if autostart else "disable", self.name),
+                       lambda: self._set_autostart(autostart))]
 
     def _plan_absent(self, current):
         if current is None:
@@ -283,20 +374,42 @@ class PoolConverger(Converger):
         actions.append(Action("undefine pool %s" % self.name, self._undefine))
         return actions
 
-    def _check_auth_secret(self, spec, must_exist):
+    def _check_auth_secret(self, spec):
         """The secret the source auth names exists with the usage type of the auth (chap: iscsi, ceph: ceph).
 
-        A missing one fails only when the pool is to start now (libvirt would fail to log in);
-        otherwise it is a warning: an earlier task of the play may define it.
+        As for a volume's passphrase secret, a missing one fails a real run whatever the state (libvirt
+        would fail to log in when the pool starts, now or at boot); in check mode it is a warning: an
+        earlier task of the play may define it. A secret of another usage type always fails.
         """
         auth = spec.get("source", {}).get("auth")
         if not auth:
             return
         reference = {"uuid": auth.get("secret_uuid")} if auth.get("secret_uuid") else {"usage": auth.get("secret_usage")}
         found = check_secret_reference(self.connection, reference, DISK_SECRET_TYPES[auth["type"]],
-                                       "source.auth.secret", must_exist)
+                                       "source.auth.secret", must_exist=not self.module.check_mode)
         if isinstance(found, str):
             self.warnings.append(found)
+
+    def _check_target(self, row, spec):
+        """A pool built or started on a local directory needs a directory (or nothing yet) at its target path."""
+        path = spec.get("target", {}).get("path")
+        if row.build_probe not in ("directory", "filesystem") or not path or not self.connection.is_local():
+            return
+        kind = self.probe.file_type(path)
+        if kind not in (None, "directory"):
+            raise ParameterError("target.path", "%s is a %s, not a directory: pool %s needs a directory there "
+                                 "(remove it or choose another path)" % (path, kind, self.name))
+
+    def _refuse_source_conflict(self, spec):
+        """Refuse what libvirt's define refuses: a target, device or export another pool already has."""
+        spec = with_libvirt_defaults(spec)
+        row = POOL_TYPES[spec["type"]]
+        for pool in self.connection.list_pools():
+            other = parse_pool_xml(call("reading pool %s XML" % pool.name(), pool.XMLDesc, 0))
+            param = source_conflict(row, spec, POOL_TYPES[other["type"]], other)
+            if param:
+                raise ParameterError(param, "pool %s already uses %s: libvirt refuses a second pool on it "
+                                     "(storage source conflict)" % (other["name"], _conflict_value(param, other)))
 
     def _check_daemon_supports(self, pool_type):
         supported = self.connection.supported_pool_types()
@@ -321,15 +434,34 @@ class PoolConverger(Converger):
         return before, after
 
     # -- apply (side effects only)
-    def _define(self, spec):
+    def _define(self, spec, new):
         conn = self.connection.conn
         self.pool = call("defining pool %s" % self.name, conn.storagePoolDefineXML, build_pool_xml(spec), 0)
+        self._creation.defined = new
 
-    def _build(self, mode):
-        call("building pool %s" % self.name, self.pool.build, getattr(libvirt, BUILD_FLAGS[mode]))
+    def _build(self, mode, spec):
+        path = spec.get("target", {}).get("path")
+        local = self.connection.is_local()
+        missing = self.probe.missing_directories(path) if path and local else []
+        try:
+            self._creating("building pool %s" % self.name, self.pool.build, getattr(libvirt, BUILD_FLAGS[mode]))
+        finally:
+            # None: the build ran on another host, whose directories the module cannot see
+            self._creation.directories = [d for d in missing if self.probe.file_type(d) == "directory"] \
+                if local else None
+            if mode != "new":
+                self._creation.device = spec["source"]["devices"][0]["path"]
 
     def _start(self):
-        call("starting pool %s" % self.name, self.pool.create, 0)
+        self._creating("starting pool %s" % self.name, self.pool.create, 0)
+
+    def _creating(self, action, function, flags):
+        """Build or start; when that fails on a pool this task defined, ``run`` undoes the pool."""
+        try:
+            call(action, function, flags)
+        except LibvirtCallError:
+            self._creation.failed = self._creation.defined
+            raise
 
     def _start_to_inspect(self):
         self._start()
@@ -347,6 +479,30 @@ class PoolConverger(Converger):
     def _undefine(self):
         if self.pool.isPersistent():
             call("undefining pool %s" % self.name, self.pool.undefine)
+
+    def _undo_creation(self):
+        """Undefine the pool this task defined and remove the empty directories its build made; say what was done."""
+        try:
+            self._undefine()
+        except LibvirtCallError as exc:
+            return "; undefining the new pool again failed too: %s" % exc.msg
+        removed, left = [], []
+        for directory in self._creation.directories or []:  # deepest first
+            try:
+                os.rmdir(directory)
+                removed.append(directory)
+            except OSError as exc:
+                left.append("%s (%s)" % (directory, exc.strerror))
+        text = "; the pool was undefined again"
+        if removed:
+            text += " and %s %s removed" % ("directory" if len(removed) == 1 else "directories", ", ".join(removed))
+        if left:
+            return text + "; directory %s, made by its build, is left" % ", ".join(left)
+        if self._creation.device:
+            return text + "; device %s may keep what the build wrote on it" % self._creation.device
+        if self._creation.directories is None:
+            return text + "; directories its build made on the daemon's host are left (the connection is not local)"
+        return text + ": the host is as before"
 
     def _empty_pool(self):
         handle, records = pool_handle(self.pool), ImportRecords()

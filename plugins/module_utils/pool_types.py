@@ -84,7 +84,18 @@ PoolType = namedtuple("PoolType", [
     "capacity_rounding",  # bytes a backend may round a requested capacity up by (alignment, extents)
     "volume_format_read_back",  # libvirt reports the format a volume was created with (an existing volume's
                                 # format can be compared with the declared one)
+    "source_conflict",   # what libvirt refuses to share with another pool (SOURCE_CONFLICTS), None: nothing
 ])
+
+# What libvirt 9.0 refuses two pools to share when it defines one (virStoragePoolObjSourceFindDuplicate,
+# "Storage source conflict with pool"), by the parameter that names it (scsi adapters, which libvirt
+# resolves to host numbers, are left to libvirt):
+#   target.path     another pool of the same type with the same target path (dir)
+#   source.devices  a device of another pool of the 'source.devices' kind (fs, logical, disk, zfs: across types)
+#   source.devices+initiator  a device of another pool of the same type with the same initiator IQN (iscsi)
+#   source.dir      another pool of the same type with the same source name, dir and host (netfs, gluster)
+#   type            any other pool of the same type (mpath: one per host)
+SOURCE_CONFLICTS = ("target.path", "source.devices", "source.devices+initiator", "source.dir", "type")
 
 _FILE_OPS = frozenset(["build", "delete", "volume_create", "volume_clone", "volume_delete",
                        "volume_resize", "volume_wipe", "volume_upload", "volume_download"])
@@ -95,14 +106,14 @@ def _type(name, required=(), optional=(), max_hosts=0, max_devices=0, source_for
           target="required", extras=(), auth_types=(), operations=frozenset(), build_probe=None,
           volume_formats=(), disk_type="block", disk_protocol=None, volume_disk=True, named_by_source=False, default_source_dir=None,
           default_target_path=None, part_separator=False, volume_options=(), volume_default_format=None,
-          volume_naming=None, capacity_rounding=0, volume_format_read_back=True):
+          volume_naming=None, capacity_rounding=0, volume_format_read_back=True, source_conflict=None):
     return PoolType(name, tuple(required), tuple(optional), max_hosts, max_devices,
                     tuple(source_formats), target, tuple(extras), tuple(auth_types),
                     frozenset(operations), build_probe, tuple(volume_formats), disk_type,
                     disk_protocol, volume_disk, named_by_source,
                     default_source_dir, default_target_path, part_separator,
                     tuple(volume_options), volume_default_format, volume_naming, capacity_rounding,
-                    volume_format_read_back)
+                    volume_format_read_back, source_conflict)
 
 
 _MIB = 1024 * 1024
@@ -114,20 +125,22 @@ _FILE_VOLUMES = dict(volume_formats=FILE_VOLUME_FORMATS, disk_type="file", volum
                      volume_default_format="raw", capacity_rounding=512)
 
 POOL_TYPES = dict((t.name, t) for t in (
-    _type("dir", extras=("cow",), operations=_FILE_OPS, build_probe="directory", **_FILE_VOLUMES),
+    _type("dir", extras=("cow",), operations=_FILE_OPS, build_probe="directory", source_conflict="target.path",
+          **_FILE_VOLUMES),
     _type("fs", required=("devices",), optional=("format",), max_devices=1,
           source_formats=FS_SOURCE_FORMATS, extras=("mount_options", "cow"), operations=_FILE_OPS,
-          build_probe="filesystem", **_FILE_VOLUMES),
+          build_probe="filesystem", source_conflict="source.devices", **_FILE_VOLUMES),
     _type("netfs", required=("hosts", "dir"), optional=("format", "protocol_version"), max_hosts=1,
           source_formats=NETFS_SOURCE_FORMATS, extras=("mount_options", "cow"), operations=_FILE_OPS,
-          build_probe="directory", **_FILE_VOLUMES),
+          build_probe="directory", source_conflict="source.dir", **_FILE_VOLUMES),
     # LVs: thin allocation, snapshots as backing store, sizes rounded up to whole 4 MiB extents
     _type("logical", optional=("name", "devices", "format"), max_devices=64,
           source_formats=LOGICAL_SOURCE_FORMATS, target="optional", named_by_source=True,
           default_target_path="/dev/%s",
           operations=["build", "delete", "volume_create", "volume_clone", "volume_delete", "volume_wipe",
                       "volume_upload", "volume_download"],
-          volume_options=("allocation", "backing_store"), capacity_rounding=4 * _MIB),
+          volume_options=("allocation", "backing_store"), capacity_rounding=4 * _MIB,
+          source_conflict="source.devices"),
     # partitions: libvirt names them after the device and aligns them (dos: to 8 MiB cylinders); it
     # creates them with the declared partition type but reads every one back as format 'none'
     _type("disk", required=("devices",), optional=("format",), max_devices=1,
@@ -136,16 +149,17 @@ POOL_TYPES = dict((t.name, t) for t in (
               "volume_upload", "volume_download"],
           build_probe="label", volume_formats=PARTITION_VOLUME_FORMATS, part_separator=True,
           volume_default_format="none", volume_naming="partition", capacity_rounding=8 * _MIB,
-          volume_format_read_back=False),
+          volume_format_read_back=False, source_conflict="source.devices"),
     _type("iscsi", required=("hosts", "devices"), optional=("auth", "initiator_iqn", "vendor", "product"),
           max_hosts=1, max_devices=1, auth_types=("chap",), operations=_LUN_OPS, disk_protocol="iscsi",
-          volume_naming="lun", capacity_rounding=_SECTOR),
+          volume_naming="lun", capacity_rounding=_SECTOR, source_conflict="source.devices+initiator"),
     _type("iscsi-direct", required=("hosts", "devices", "initiator_iqn"), optional=("auth",),
           max_hosts=1, max_devices=1, target="none", auth_types=("chap",),
           operations=["volume_wipe"], disk_type="network", disk_protocol="iscsi", volume_naming="lun",
           capacity_rounding=_SECTOR),
     _type("scsi", required=("adapter",), operations=_LUN_OPS, volume_naming="lun", capacity_rounding=_SECTOR),
-    _type("mpath", operations=_LUN_OPS, volume_disk=False, volume_naming="lun", capacity_rounding=_SECTOR),
+    _type("mpath", operations=_LUN_OPS, volume_disk=False, volume_naming="lun", capacity_rounding=_SECTOR,
+          source_conflict="type"),
     _type("rbd", required=("hosts", "name"), optional=("auth",), max_hosts=64, target="none",
           extras=("config_options", "refresh_volume_allocation"), auth_types=("ceph",),
           operations=["volume_create", "volume_clone", "volume_delete", "volume_resize", "volume_wipe"],
@@ -153,12 +167,13 @@ POOL_TYPES = dict((t.name, t) for t in (
     _type("gluster", required=("hosts",), optional=("name", "dir"), max_hosts=1, target="none",
           named_by_source=True,
           operations=["volume_delete"], volume_formats=FILE_VOLUME_FORMATS, default_source_dir="/",
-          disk_type="network", disk_protocol="gluster", volume_disk=False, volume_default_format="raw"),
+          disk_type="network", disk_protocol="gluster", volume_disk=False, volume_default_format="raw",
+          source_conflict="source.dir"),
     # zvols: sizes rounded up to the volblocksize (16 KiB by default)
     _type("zfs", optional=("name", "devices"), max_devices=64, target="optional",
           named_by_source=True, default_target_path="/dev/zvol/%s",
           operations=["build", "delete", "volume_create", "volume_delete", "volume_upload",
-                      "volume_download"], capacity_rounding=16 * 1024),
+                      "volume_download"], capacity_rounding=16 * 1024, source_conflict="source.devices"),
     _type("vstorage", optional=("name",), named_by_source=True, operations=_FILE_OPS, **_FILE_VOLUMES),
 ))
 

@@ -19,6 +19,14 @@ description:
   - A pool that needs building (missing directory, blank device, device without a partition table)
     is built with libvirt's no-overwrite probe. A device that holds other data is never formatted
     unless O(overwrite=true).
+  - A pool the task defines (it did not exist before) that cannot be built or started is undefined
+    again, and the empty directories its build made (target, mount point, missing parents) are
+    removed when the daemon runs on the managed host; the error says what was undone. A pool that
+    existed before is left defined and the error says what was done and what not.
+  - What libvirt would refuse is refused before anything changes, in check mode too. That is a target
+    path that exists and is not a directory, and a storage source another pool already has (the
+    target path of a dir pool, a device of an fs, disk, logical or zfs pool, an iSCSI target with the
+    same initiator, an NFS or Gluster export, a second mpath pool); the error names the other pool.
 author:
   - virtops.storage developers (@virtops)
 extends_documentation_fragment:
@@ -120,6 +128,8 @@ options:
         description:
           - Block devices (fs and disk take one, logical and zfs several), or the target IQN of
             iscsi and iscsi-direct pools.
+          - A device another fs, disk, logical or zfs pool has (or the IQN of another iscsi pool with
+            the same initiator) is refused, as libvirt refuses it.
         type: list
         elements: dict
         suboptions:
@@ -208,7 +218,11 @@ options:
             type: str
             required: true
           secret:
-            description: The libvirt secret holding the password or key, by uuid or by usage.
+            description:
+              - The libvirt secret holding the password or key, by uuid or by usage.
+              - It must exist, with usage type iscsi for chap and ceph for ceph, whatever O(state) is
+                (the pool may start at boot). In check mode a missing secret is a warning, as an
+                earlier task may define it.
             type: dict
             required: true
             suboptions:
@@ -240,6 +254,8 @@ options:
         description:
           - Directory (dir, fs, netfs, vstorage) or device directory (C(/dev), C(/dev/disk/by-path))
             of the pool. Required to define those types; logical and zfs pools derive it.
+          - For dir, fs and netfs pools that are built or started, a path that exists must be a
+            directory; another dir pool cannot have the same path.
         type: path
       permissions:
         description: Owner, group, mode and security label of the target directory.

@@ -13,9 +13,9 @@ import uuid
 import pytest
 from lxml import etree
 
-from ansible_collections.virtops.storage.plugins.module_utils.pool_types import POOL_TYPES
+from ansible_collections.virtops.storage.plugins.module_utils.pool_types import DISK_SECRET_TYPES, POOL_TYPES
 
-from .conftest import pool_exists, run_module, virsh
+from .conftest import define_secret, pool_exists, run_module, virsh
 
 FS_NS = "http://libvirt.org/schemas/storagepool/fs/1.0"
 RBD_NS = "http://libvirt.org/schemas/storagepool/rbd/1.0"
@@ -213,6 +213,26 @@ def assert_unchanged(args):
     return result
 
 
+@pytest.fixture
+def auth_secrets():
+    """Defines the secret a pool's source auth names (a real run needs it); removes them afterwards."""
+    made = []
+
+    def define(args):
+        auth = (args.get("source") or {}).get("auth")
+        if auth:
+            usage_type = DISK_SECRET_TYPES[auth["type"]]
+            reference = auth["secret"]
+            made.append(define_secret(usage_type, reference.get("usage") or "virtops-%s" % uuid.uuid4().hex, "pw"))
+            if reference.get("uuid"):
+                reference["uuid"] = made[-1]
+        return args
+
+    yield define
+    for secret_uuid in made:
+        virsh("secret-undefine", secret_uuid, check=False)
+
+
 # ---------------------------------------------------------------- the tests
 
 def test_daemon_knows_every_table_type():
@@ -223,11 +243,11 @@ def test_daemon_knows_every_table_type():
 
 
 @pytest.mark.parametrize("pool_type", sorted(POOL_TYPES))
-def test_pool_type(pool_type, prefix, pools, workdir):
+def test_pool_type(pool_type, prefix, pools, workdir, auth_secrets):  # pylint: disable=redefined-outer-name
     name = prefix + pool_type
     pools.append(name)
     args, (field, value), changed_field, derived = case(pool_type, prefix.strip("-").split("-")[-1], workdir)
-    args = dict(args, name=name, type=pool_type, state="present")
+    args = auth_secrets(dict(args, name=name, type=pool_type, state="present"))
 
     if not daemon_pool_types().get(pool_type):
         result = run_module("storage_pool", args)
@@ -311,11 +331,13 @@ def _xml_cases(name, tag, workdir):
 
 
 @pytest.mark.parametrize("pool_type", ["dir", "rbd", "netfs"])
-def test_pool_from_xml(pool_type, prefix, pools, workdir):
+def test_pool_from_xml(pool_type, prefix, pools, workdir, auth_secrets):  # pylint: disable=redefined-outer-name
     name = prefix + "xml-" + pool_type
     pools.append(name)
     xml, expected = _xml_cases(name, prefix.strip("-").split("-")[-1], workdir)[pool_type]
     assert daemon_pool_types()[pool_type] is True
+    if "source/auth/secret/@usage" in expected:
+        auth_secrets({"source": {"auth": {"type": "ceph", "secret": {"usage": expected["source/auth/secret/@usage"]}}}})
 
     result = run_module("storage_pool", {"xml": xml})
     assert not result.get("failed"), result

@@ -390,9 +390,9 @@ def test_iscsi_direct_pool_with_chap(iscsi, prefix, pools):
         pools.append(bad)
         failed = run_module("storage_pool", iscsi_args(bad, iscsi, bad_usage))
         assert_failed(failed, "starting pool %s failed" % bad, "Authentication failure",
-                      "done before the failure: define pool %s" % bad)
-        assert bad not in virsh("pool-list", "--name").split()  # no active pool remains
-        assert pool_info(bad)["State"] == "inactive"  # the definition stays, as the message says
+                      "done before the failure: define pool %s" % bad,
+                      "the pool was undefined again: the host is as before")
+        assert not pool_exists(bad)  # the pool this task defined is gone, as the message says
     finally:
         for secret in secrets:
             virsh("secret-undefine", secret, check=False)

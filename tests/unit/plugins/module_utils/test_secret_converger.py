@@ -2,26 +2,22 @@
 
 import base64
 import os
-import uuid as uuidlib
 
 import libvirt
 import pytest
 
 from ansible_collections.virtops.storage.plugins.module_utils import secret
-from ansible_collections.virtops.storage.plugins.module_utils.connection import Connection
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import domain_disks
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, UnsafeActionError)
 from ansible_collections.virtops.storage.plugins.module_utils.secret import (
     ReferenceScan, SecretConverger, SecretInfoReader, ValueRecords, check_secret_reference, secret_facts,
     value_forms)
-from ansible_collections.virtops.storage.plugins.module_utils.secret_xml import (
-    USAGE_TYPE_IDS, build_secret_xml, parse_secret_xml)
 
 from ...conftest import CORPUS
+from . import fake_libvirt
+from .fake_libvirt import URI, UUID, FakeConnection, FakePool, FakeVolume
 
-URI = "qemu:///system"
-UUID = "0a81f5b2-8403-7b23-c8d6-21ccc2f80fb0"
 OTHER_UUID = "f52a81b2-424e-490c-823d-6bd4235bc572"
 VALUE = "AQBDkOBhAAAAABAAu2Yy7JNc2WPhT3pxQ6mOcw=="
 NEW_VALUE = "a quite different secret value"
@@ -32,119 +28,11 @@ DEFAULTS = {"uuid": None, "usage_type": None, "usage_id": None, "description": N
 CEPH = {"usage_type": "ceph", "usage_id": "client.admin"}
 
 
-# ---------------------------------------------------------------- fakes
+# ---------------------------------------------------------------- fakes (the shared ones: fake_libvirt)
 
-class NoSecretError(libvirt.libvirtError):
-    """What libvirt raises for a secret without a value (VIR_ERR_NO_SECRET)."""
-
-    def get_error_code(self):
-        return libvirt.VIR_ERR_NO_SECRET
-
-
-class FakeSecret:
-    """A virSecret: its spec (as XML) and its value."""
-
-    def __init__(self, libvirt_conn, spec, value=None):
-        self.libvirt_conn = libvirt_conn
-        self.spec = spec
-        self._value = value
-
-    def UUIDString(self):
-        return self.spec["uuid"]
-
-    def XMLDesc(self, flags):
-        return build_secret_xml(self.spec)
-
-    def usageType(self):
-        return USAGE_TYPE_IDS[self.spec.get("usage_type", "none")]
-
-    def value(self, flags):
-        if self._value is None:
-            raise NoSecretError("secret has no value")
-        return self._value
-
-    def setValue(self, value, flags):
-        self.libvirt_conn.log.append(("setValue", self.UUIDString()))
-        if self.libvirt_conn.fail_set_value:
-            raise libvirt.libvirtError("cannot save the value")
-        self._value = value
-
-    def undefine(self):
-        self.libvirt_conn.log.append(("undefine", self.UUIDString()))
-        del self.libvirt_conn.secrets[self.UUIDString()]
-
-
-class FakeLibvirt:
-    """virConnect: secretDefineXML with libvirt's rules (virSecretObjListAdd) and listAllSecrets."""
-
-    def __init__(self):
-        self.secrets = {}
-        self.log = []
-        self.fail_set_value = False
-
-    def add(self, value=None, **spec):
-        spec = dict({"uuid": UUID, "ephemeral": False, "private": True}, **spec)
-        self.secrets[spec["uuid"]] = FakeSecret(self, spec, value.encode() if isinstance(value, str) else value)
-        return self.secrets[spec["uuid"]]
-
-    def secretDefineXML(self, xml, flags):
-        spec = parse_secret_xml(xml)
-        self.log.append(("define", spec.get("uuid")))
-        existing = self.secrets.get(spec.get("uuid"))
-        if existing is not None:
-            if existing.spec.get("usage_id") != spec.get("usage_id"):
-                raise libvirt.libvirtError("a secret with UUID %s is already defined for use with %s" % (
-                    spec["uuid"], existing.spec.get("usage_id")))
-            if existing.spec["private"] and not spec["private"]:
-                raise libvirt.libvirtError("cannot change private flag on existing secret")
-            existing.spec = spec
-            return existing
-        if self.by_usage(spec.get("usage_type"), spec.get("usage_id")) is not None:
-            raise libvirt.libvirtError("a secret is already defined for that usage")
-        spec.setdefault("uuid", str(uuidlib.uuid4()))
-        self.secrets[spec["uuid"]] = FakeSecret(self, spec)
-        return self.secrets[spec["uuid"]]
-
-    def by_usage(self, usage_type, usage_id):
-        for found in self.secrets.values():
-            if (found.spec.get("usage_type"), found.spec.get("usage_id")) == (usage_type, usage_id):
-                return found
-        return None
-
-    def listAllSecrets(self, flags):
-        return list(self.secrets.values())
-
-
-class FakeConnection:
-    """The collection's Connection: uri, conn and lookup_secret (pools and guests for ReferenceScan)."""
-
-    def __init__(self, pools=(), guests=()):
-        self.uri = URI
-        self.conn = FakeLibvirt()
-        self.pools = list(pools)
-        self.guests = list(guests)
-
-    def lookup_secret(self, uuid=None, usage=None):
-        if uuid:
-            return self.conn.secrets.get(uuid)
-        return self.conn.by_usage(*usage)
-
-    def list_pools(self):
-        return self.pools
-
-    def guest_disks(self):
-        return self.guests
-
-    # the real helper, over the fake pools
-    volume_specs = Connection.volume_specs
-
-
-class FakeModule:
-    def __init__(self, check_mode=False, diff=True, **params):
-        self.params = dict(DEFAULTS, **params)
-        self.check_mode = check_mode
-        self._diff = diff
-        self.no_log_values = set()
+def FakeModule(check_mode=False, diff=True, **params):  # pylint: disable=invalid-name
+    """A storage_secret module: the argument spec's defaults, then ``params``."""
+    return fake_libvirt.FakeModule(DEFAULTS, check_mode=check_mode, diff=diff, **params)
 
 
 class FakeScan:
@@ -683,41 +571,11 @@ def _corpus(*parts):
         return handle.read()
 
 
-class FakeVolume:
-    def __init__(self, name, xml):
-        self._name, self.xml = name, xml
-
-    def name(self):
-        return self._name
-
-    def XMLDesc(self, flags):
-        return self.xml
-
-
-class FakePool:
-    def __init__(self, name, xml, active, volumes=()):
-        self._name, self.xml, self.active, self.volumes = name, xml, active, list(volumes)
-        self.volumes_read = False
-
-    def name(self):
-        return self._name
-
-    def isActive(self):
-        return self.active
-
-    def XMLDesc(self, flags):
-        return self.xml
-
-    def listAllVolumes(self, flags):
-        self.volumes_read = True
-        return self.volumes
-
-
 def _scan_connection():
     luks = FakeVolume("LuksDemo.img", _corpus("storagevol", "in", "vol-luks.xml"))
-    pools = [FakePool("ceph", _corpus("storagepool", "in", "pool-rbd.xml"), True),
-             FakePool("iscsi", _corpus("storagepool", "in", "pool-iscsi-auth.xml"), False, [luks]),
-             FakePool("images", _corpus("storagepool", "in", "pool-dir.xml"), True, [luks])]
+    pools = [FakePool(_corpus("storagepool", "in", "pool-rbd.xml"), active=True, name="ceph"),
+             FakePool(_corpus("storagepool", "in", "pool-iscsi-auth.xml"), volumes=[luks], name="iscsi"),
+             FakePool(_corpus("storagepool", "in", "pool-dir.xml"), active=True, volumes=[luks], name="images")]
     guests = [("rbd", domain_disks(_corpus("disk", "disk-network-rbd.xml"))),
               ("iscsi", domain_disks(_corpus("disk", "disk-network-iscsi.xml"))),
               ("encrypted", domain_disks(_corpus("disk", "disk-network-rbd-encryption.xml")))]

@@ -1,0 +1,392 @@
+"""A small fake of libvirt at the boundary of the convergers: virConnect, virStoragePool, virStorageVol, virSecret.
+
+Every failure is a real ``libvirt.libvirtError`` carrying libvirt's real error
+code (VIR_ERR_NO_STORAGE_POOL, VIR_ERR_NO_STORAGE_VOL, VIR_ERR_NO_SECRET, ...),
+so the collection's own code (``Connection``, ``call``, the lookups) runs
+unchanged over it. Every change is logged in ``FakeLibvirt.log``.
+"""
+
+import uuid as uuidlib
+
+import libvirt
+from lxml import etree
+
+from ansible_collections.virtops.storage.plugins.module_utils.connection import Connection
+from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import parse_pool_xml
+from ansible_collections.virtops.storage.plugins.module_utils.secret_xml import (
+    USAGE_TYPE_IDS, build_secret_xml, parse_secret_xml)
+from ansible_collections.virtops.storage.plugins.module_utils.volume_xml import parse_volume_xml
+
+URI = "qemu:///system"
+UUID = "0a81f5b2-8403-7b23-c8d6-21ccc2f80fb0"
+# the pool types a Debian 12 libvirtd supports (virsh pool-capabilities)
+SUPPORTED_POOL_TYPES = ("dir", "fs", "netfs", "logical", "disk", "iscsi", "iscsi-direct", "scsi", "mpath",
+                        "rbd", "gluster")
+
+
+def libvirt_error(code, message):
+    """A real libvirtError with libvirt's error ``code`` (what libvirt-python raises for a failed call)."""
+    error = libvirt.libvirtError(message)
+    error.err = (code, libvirt.VIR_FROM_STORAGE, message, libvirt.VIR_ERR_ERROR, None, None, None, 0, 0)
+    return error
+
+
+class Failures:
+    """Calls made to fail: ``fail('create', VIR_ERR_INTERNAL_ERROR, 'mount failed')`` fails the next create calls."""
+
+    def __init__(self):
+        self.failures = {}
+
+    def fail(self, method, code=libvirt.VIR_ERR_INTERNAL_ERROR, message="failed"):
+        self.failures[method] = libvirt_error(code, message)
+
+    def _check(self, method):
+        if method in self.failures:
+            raise self.failures[method]
+
+
+# ---------------------------------------------------------------- secrets
+
+class FakeSecret:
+    """A virSecret: its spec (as XML) and its value."""
+
+    def __init__(self, libvirt_conn, spec, value=None):
+        self.libvirt_conn = libvirt_conn
+        self.spec = spec
+        self._value = value
+
+    def UUIDString(self):
+        return self.spec["uuid"]
+
+    def XMLDesc(self, flags):
+        return build_secret_xml(self.spec)
+
+    def usageType(self):
+        return USAGE_TYPE_IDS[self.spec.get("usage_type", "none")]
+
+    def value(self, flags):
+        if self._value is None:
+            raise libvirt_error(libvirt.VIR_ERR_NO_SECRET, "secret has no value")
+        return self._value
+
+    def setValue(self, value, flags):
+        self.libvirt_conn.log.append(("setValue", self.UUIDString()))
+        if self.libvirt_conn.fail_set_value:
+            raise libvirt.libvirtError("cannot save the value")
+        self._value = value
+
+    def undefine(self):
+        self.libvirt_conn.log.append(("undefine", self.UUIDString()))
+        del self.libvirt_conn.secrets[self.UUIDString()]
+
+
+# ---------------------------------------------------------------- volumes
+
+class FakeVolume(Failures):
+    """A virStorageVol: its XML; resize, wipe and delete are logged in its pool's connection."""
+
+    def __init__(self, name, xml, pool=None):
+        super().__init__()
+        self._name, self.xml, self.pool = name, xml, pool
+
+    def name(self):
+        return self._name
+
+    def XMLDesc(self, flags):
+        return self.xml
+
+    def info(self):
+        spec = parse_volume_xml(self.xml)
+        return [0, spec.get("capacity") or 0, spec.get("allocation") or 0]
+
+    def _log(self, *entry):
+        if self.pool is not None:
+            self.pool.libvirt_conn.log.append(entry + (self._name,))
+
+    def resize(self, capacity, flags):
+        self._log("resize", capacity, flags)
+        self._check("resize")
+        root = etree.fromstring(self.xml.encode("utf-8"))
+        root.find("capacity").text = str(capacity)
+        self.xml = etree.tostring(root, encoding="unicode")
+
+    def wipePattern(self, algorithm, flags):
+        self._log("wipe", algorithm)
+        self._check("wipePattern")
+
+    def delete(self, flags):
+        self._log("deleteVolume")
+        self._check("delete")
+        if self.pool is not None:
+            self.pool.volumes.remove(self)
+
+
+def volume_xml(name, capacity, path=None, fmt="raw"):
+    """The XML libvirt reports for a file volume."""
+    path = path or "/var/lib/libvirt/images/" + name
+    return ("<volume type='file'><name>%s</name><key>%s</key><capacity unit='bytes'>%d</capacity>"
+            "<allocation unit='bytes'>0</allocation><target><path>%s</path><format type='%s'/></target></volume>"
+            % (name, path, capacity, path, fmt))
+
+
+# ---------------------------------------------------------------- pools
+
+class FakePool(Failures):
+    """A virStoragePool: its definition (and the one it runs with), state, autostart and volumes."""
+
+    def __init__(self, xml, active=False, persistent=True, autostart=False, volumes=(), name=None,
+                 libvirt_conn=None):
+        super().__init__()
+        self.libvirt_conn = libvirt_conn
+        self._name = name  # None: the name in the XML
+        self.definition = xml
+        self.running = xml if active else None
+        self.persistent, self._autostart = persistent, autostart
+        self.volumes = list(volumes)
+        for volume in self.volumes:
+            volume.pool = self
+        self.volumes_read = False
+        self._uuid = str(uuidlib.uuid4())
+
+    def name(self):
+        return self._name or parse_pool_xml(self.definition)["name"]
+
+    def UUIDString(self):
+        return self._uuid
+
+    def _log(self, *entry):
+        self.libvirt_conn.log.append(entry + (self.name(),))
+
+    def XMLDesc(self, flags):
+        if flags & libvirt.VIR_STORAGE_XML_INACTIVE or self.running is None:
+            return self.definition
+        return self.running
+
+    def info(self):
+        return [2 if self.running else 0, 10 ** 9, 0, 10 ** 9]
+
+    def isActive(self):
+        return int(self.running is not None)
+
+    def isPersistent(self):
+        return int(self.persistent)
+
+    def autostart(self):
+        return int(self._autostart)
+
+    def setAutostart(self, value):
+        self._log("setAutostart", value)
+        self._check("setAutostart")
+        self._autostart = bool(value)
+
+    def build(self, flags):
+        self._log("build", flags)
+        self._check("build")
+
+    def create(self, flags):
+        self._log("create")
+        self._check("create")
+        self.running = self.definition
+
+    def destroy(self):
+        self._log("destroy")
+        self._check("destroy")
+        self.running = None
+
+    def delete(self, flags):
+        self._log("delete")
+        self._check("delete")
+
+    def refresh(self, flags):
+        self._log("refresh")
+        self._check("refresh")
+
+    def undefine(self):
+        self._log("undefine")
+        self._check("undefine")
+        if self.running is None:
+            del self.libvirt_conn.pools[self.name()]
+        self.persistent = False
+
+    def _need_active(self):
+        if self.running is None:
+            raise libvirt_error(libvirt.VIR_ERR_OPERATION_INVALID, "storage pool '%s' is not active" % self.name())
+
+    def listAllVolumes(self, flags):
+        self._need_active()
+        self.volumes_read = True
+        return list(self.volumes)
+
+    def storageVolLookupByName(self, name):
+        self._need_active()
+        for volume in self.volumes:
+            if volume.name() == name:
+                return volume
+        raise libvirt_error(libvirt.VIR_ERR_NO_STORAGE_VOL, "Storage volume not found: no storage vol with "
+                                                            "matching name '%s'" % name)
+
+    def createXML(self, xml, flags):
+        self._need_active()
+        self._check("createXML")
+        spec = parse_volume_xml(xml)
+        self._log("createVolume", spec["name"])
+        volume = FakeVolume(spec["name"], volume_xml(spec["name"], spec.get("capacity") or 0), self)
+        self.volumes.append(volume)
+        return volume
+
+
+# ---------------------------------------------------------------- the connection
+
+class FakeLibvirt(Failures):
+    """virConnect: secrets with libvirt's define rules (virSecretObjListAdd), pools, pool capabilities."""
+
+    def __init__(self):
+        super().__init__()
+        self.secrets = {}
+        self.pools = {}
+        self.log = []
+        self.fail_set_value = False
+        self.supported = SUPPORTED_POOL_TYPES
+
+    # -- secrets
+    def add(self, value=None, **spec):
+        """Add a secret (UUID unless given, persistent and private unless said)."""
+        spec = dict({"uuid": UUID, "ephemeral": False, "private": True}, **spec)
+        self.secrets[spec["uuid"]] = FakeSecret(self, spec, value.encode() if isinstance(value, str) else value)
+        return self.secrets[spec["uuid"]]
+
+    def secretDefineXML(self, xml, flags):
+        spec = parse_secret_xml(xml)
+        self.log.append(("define", spec.get("uuid")))
+        existing = self.secrets.get(spec.get("uuid"))
+        if existing is not None:
+            if existing.spec.get("usage_id") != spec.get("usage_id"):
+                raise libvirt.libvirtError("a secret with UUID %s is already defined for use with %s" % (
+                    spec["uuid"], existing.spec.get("usage_id")))
+            if existing.spec["private"] and not spec["private"]:
+                raise libvirt.libvirtError("cannot change private flag on existing secret")
+            existing.spec = spec
+            return existing
+        if self.by_usage(spec.get("usage_type"), spec.get("usage_id")) is not None:
+            raise libvirt.libvirtError("a secret is already defined for that usage")
+        spec.setdefault("uuid", str(uuidlib.uuid4()))
+        self.secrets[spec["uuid"]] = FakeSecret(self, spec)
+        return self.secrets[spec["uuid"]]
+
+    def by_usage(self, usage_type, usage_id):
+        for found in self.secrets.values():
+            if (found.spec.get("usage_type"), found.spec.get("usage_id")) == (usage_type, usage_id):
+                return found
+        return None
+
+    def listAllSecrets(self, flags):
+        return list(self.secrets.values())
+
+    def secretLookupByUUIDString(self, uuid):
+        found = self.secrets.get(str(uuidlib.UUID(uuid)))
+        if found is None:
+            raise libvirt_error(libvirt.VIR_ERR_NO_SECRET, "secret not found: no secret with matching uuid")
+        return found
+
+    def secretLookupByUsage(self, usage_type_id, usage_id):
+        names = dict((number, name) for name, number in USAGE_TYPE_IDS.items())
+        found = self.by_usage(names.get(usage_type_id), usage_id)
+        if found is None:
+            raise libvirt_error(libvirt.VIR_ERR_NO_SECRET, "secret not found: no secret with matching usage")
+        return found
+
+    # -- pools
+    def add_pool(self, xml, **state):
+        """Add a pool from its XML (``active``, ``persistent``, ``autostart``, ``volumes``)."""
+        pool = FakePool(xml, libvirt_conn=self, **state)
+        self.pools[pool.name()] = pool
+        return pool
+
+    def storagePoolLookupByName(self, name):
+        if name not in self.pools:
+            raise libvirt_error(libvirt.VIR_ERR_NO_STORAGE_POOL, "Storage pool not found: no storage pool with "
+                                                                 "matching name '%s'" % name)
+        return self.pools[name]
+
+    def storagePoolDefineXML(self, xml, flags):
+        name = parse_pool_xml(xml)["name"]
+        self.log.append(("definePool", name))
+        self._check("storagePoolDefineXML")
+        pool = self.pools.get(name)
+        if pool is None:
+            return self.add_pool(xml)
+        pool.definition, pool.persistent = xml, True  # a running pool keeps running its old definition
+        return pool
+
+    def listAllStoragePools(self, flags):
+        return list(self.pools.values())
+
+    def getStoragePoolCapabilities(self, flags):
+        return "<storagepoolCapabilities>%s</storagepoolCapabilities>" % "".join(
+            "<pool type='%s' supported='yes'/>" % name for name in self.supported)
+
+    def listAllDomains(self, flags):
+        return []
+
+
+class FakeConnection(Connection):
+    """The collection's own Connection, over a FakeLibvirt; ``guests``: the disks guest_disks returns."""
+
+    def __init__(self, pools=(), guests=(), uri=URI):
+        super().__init__(uri)
+        self._conn = FakeLibvirt()
+        for pool in pools:
+            pool.libvirt_conn = self._conn
+            self._conn.pools[pool.name()] = pool
+        self.guests = list(guests)
+
+    @property
+    def pools(self):
+        return list(self._conn.pools.values())
+
+    def guest_disks(self):
+        return self.guests
+
+
+class FakeModule:
+    """An AnsibleModule as the convergers use it: params (over ``defaults``), check and diff mode."""
+
+    def __init__(self, defaults, check_mode=False, diff=True, **params):
+        self.params = dict(defaults, **params)
+        self.check_mode = check_mode
+        self._diff = diff
+        self.no_log_values = set()
+
+
+class FakeProbe:
+    """HostProbe over a dict of paths: path -> 'directory', 'regular file', ...; devices -> blkid signature."""
+
+    def __init__(self, paths=None, signatures=None, permissions=None):
+        self.paths = dict(paths or {})
+        self.signatures = dict(signatures or {})
+        self._permissions = dict(permissions or {})
+
+    def file_type(self, path):
+        return self.paths.get(path)
+
+    def is_dir(self, path):
+        return self.paths.get(path) == "directory"
+
+    def exists(self, path):
+        return path in self.paths
+
+    def permissions(self, path):
+        return self._permissions.get(path, {"mode": "0755", "owner": 0, "group": 0})
+
+    def signature(self, device):
+        return self.signatures.get(device, {})
+
+    def missing_directories(self, path):
+        missing = []
+        while path not in ("", "/") and path not in self.paths:
+            missing.append(path)
+            path = path.rsplit("/", 1)[0] or "/"
+        return missing
+
+    def holds_only_zeros(self, path):
+        return None
