@@ -151,3 +151,33 @@ class HostProbe:
         if rc != 0:
             return None
         return json.loads(out).get("format")
+
+    def max_file_size(self, directory):
+        """Return the largest file the filesystem holding ``directory`` can have (None when unknown).
+
+        ext4 addresses a file's blocks with 32 bits: (2**32 - 1) blocks; every other filesystem
+        stops at the largest file offset Linux has (2**63 - 1).
+        """
+        if not directory or not os.path.isdir(directory):
+            return None
+        largest = 2 ** 63 - 1
+        if _filesystem_type(directory) in ("ext2", "ext3", "ext4"):
+            largest = (2 ** 32 - 1) * os.statvfs(directory).f_bsize
+        return largest
+
+
+def _filesystem_type(path):
+    """The type of the filesystem mounted at the longest mount point above ``path`` (/proc/mounts)."""
+    path = os.path.realpath(path)
+    found, depth = None, -1
+    try:
+        with open("/proc/mounts") as mounts:
+            for line in mounts:
+                fields = line.split()
+                point = fields[1].replace("\\040", " ")
+                inside = path == point or path.startswith(point.rstrip("/") + "/")
+                if inside and len(point) > depth:
+                    found, depth = fields[2], len(point)
+    except OSError:
+        return None
+    return found

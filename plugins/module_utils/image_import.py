@@ -91,6 +91,12 @@ def hide_credentials(module, src):
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def describe_import(shown_src, checksum, unfinished=False):
+    """How diffs show an import: 'SRC (sha256:...)', with ', did not finish' for an import cut off."""
+    details = ([checksum] if checksum else []) + (["did not finish"] if unfinished else [])
+    return "%s (%s)" % (shown_src, ", ".join(details)) if details else shown_src
+
+
 class ImportSource:
     """One image to import: fetched, verified and converted into a temporary directory."""
 
@@ -106,6 +112,11 @@ class ImportSource:
         self.path = None        # the verified image on the host
         self.format = None      # its format (declared or found by qemu-img)
         self.virtual_size = None
+
+    @property
+    def described(self):
+        """The source and checksum as diffs show them."""
+        return describe_import(self.shown, self.checksum)
 
     def check(self):
         """Validate what can be checked without reading the image (check mode does only this)."""

@@ -182,6 +182,12 @@ def _changed_fields(before, after):
     return sorted(set(differences(before, after)) | set(differences(after, before)))
 
 
+def _listed(names, most=20):
+    """Volume names for a message or a diff: all of them up to ``most``, then how many more."""
+    shown = ", ".join(names[:most])
+    return shown + (" and %d more" % (len(names) - most) if len(names) > most else "")
+
+
 def _describe(found):
     if found.get("filesystem"):
         return "a %s filesystem" % found["filesystem"]
@@ -215,6 +221,9 @@ class PoolConverger(Converger):
         self.name = self.params.get("name")
         self.pool = None
         self._started_to_inspect = False
+        # what the diff shows beyond the declared fields: before (volumes listed), after (what the plan does)
+        self._diff_before = {}
+        self._diff_extra = {}
         self._creation = Creation()
 
     def _converge(self, desired):
@@ -275,9 +284,12 @@ class PoolConverger(Converger):
         row = POOL_TYPES[full["type"]]
         self._check_auth_secret(full)
         actions = self._plan_definition(current, full, changed_fields)
+        if actions and current is not None and not current["persistent"]:
+            self._diff_extra["persistent"] = True
         restart = self._plan_restart(current, desired, changed_fields)
         if restart:
             actions.append(Action("stop pool %s" % self.name, self._stop))
+            self._diff_extra["restarted"] = "to use its new definition"
         active = bool(current and current["active"]) and not restart
         actions.extend(self._plan_build_and_start(row, full, desired, active, restart))
         actions.extend(self._plan_autostart(current, desired))
@@ -338,6 +350,7 @@ class PoolConverger(Converger):
             mode, description = build
             actions.append(Action("build pool %s: %s" % (self.name, description),
                                   lambda: self._build(mode, full)))
+            self._diff_extra["build"] = description
         if starts:
             actions.append(Action("start pool %s" % self.name, self._start))
         if state == "inactive" and active:
@@ -357,10 +370,29 @@ class PoolConverger(Converger):
         row = POOL_TYPES[current["spec"]["type"]]
         actions = []
         active = current["active"]
+        # libvirt lists the volumes of an active pool only; an inactive one's are known once it starts
+        volumes = self._volume_names() if active else None
+        self._diff_extra = {"state": "absent"}
+        if volumes:
+            self._diff_before["volumes"] = _listed(volumes)
         if self.params.get("delete_storage"):
             if not supports(row, "delete"):
                 raise ParameterError("delete_storage", "pool type %s cannot delete its underlying storage "
                                      "(libvirt has no delete for it)" % row.name)
+            if volumes and not self.params.get("delete_volumes"):
+                raise self._holds_volumes(volumes)
+            self._diff_extra["storage"] = "deleted"
+            if volumes:
+                self._diff_extra["volumes"] = "deleted"
+            elif volumes is None:
+                self._diff_extra["volumes"] = "deleted, if it holds any (listed when it starts)" \
+                    if self.params.get("delete_volumes") else "none, checked when it starts"
+        elif volumes:
+            self._diff_extra["volumes"] = "left on disk"
+            self.warnings.append("pool %s is removed from libvirt; its storage and its %d volume(s) (%s) stay on "
+                                 "disk (set delete_storage: true and delete_volumes: true to delete them)" % (
+                                     self.name, len(volumes), _listed(volumes)))
+        if self.params.get("delete_storage"):
             if not active:
                 actions.append(Action("start pool %s to list its volumes" % self.name, self._start_to_inspect))
             actions.append(Action("check that pool %s holds no volumes" % self.name
@@ -419,12 +451,17 @@ class PoolConverger(Converger):
                                      pool_type, self.connection.uri, ", ".join(supported)))
 
     def diff_view(self, current, desired):
+        """Before: the declared fields, state and autostart; after: the same with what the planned actions change."""
         before_spec = project(current["spec"], desired["spec"]) if current else {}
         before = {"state": "absent"} if current is None else dict(
             before_spec, state="active" if current["active"] else "inactive", autostart=current["autostart"])
+        if current is not None and not current["persistent"]:
+            before["persistent"] = False
+        before.update(self._diff_before)
         if desired["state"] == "absent":
-            return before, {"state": "absent"}
+            return before, dict(self._diff_extra) if current is not None else dict(before)
         after = overlay(before, desired["spec"])
+        after.update(self._diff_extra)
         if desired["state"] != "present":
             after["state"] = desired["state"]
         elif current is None:
@@ -504,18 +541,25 @@ class PoolConverger(Converger):
             return text + "; directories its build made on the daemon's host are left (the connection is not local)"
         return text + ": the host is as before"
 
+    def _volume_names(self):
+        """The names of the volumes of the active pool, as its storage holds them now."""
+        refresh_pool(pool_handle(self.pool))
+        return sorted(v.name() for v in call("listing volumes of pool %s" % self.name, self.pool.listAllVolumes, 0))
+
+    def _holds_volumes(self, names):
+        return UnsafeActionError(
+            "pool %s holds %d volume(s) (%s): deleting its storage would destroy them. Set "
+            "delete_volumes: true to delete them too" % (self.name, len(names), _listed(names)),
+            param="delete_volumes")
+
     def _empty_pool(self):
         handle, records = pool_handle(self.pool), ImportRecords()
         refresh_pool(handle)
         volumes = call("listing volumes of pool %s" % self.name, self.pool.listAllVolumes, 0)
         if volumes and not self.params.get("delete_volumes"):
-            names = sorted(v.name() for v in volumes)
             if self._started_to_inspect:  # leave the pool as it was found
                 self._stop()
-            raise UnsafeActionError(
-                "pool %s holds %d volume(s) (%s): deleting its storage would destroy them. Set "
-                "delete_volumes: true to delete them too" % (self.name, len(names), ", ".join(names)),
-                param="delete_volumes")
+            raise self._holds_volumes(sorted(v.name() for v in volumes))
         for volume in volumes:
             delete_volume(self.module, self.connection, handle, volume, records)
 

@@ -298,7 +298,7 @@ class SecretConverger(Converger):
         want = dict(have, **desired["spec"])
         label = describe(have)
         changed = [field for field in ("usage_type", "usage_id") + _MUTABLE_FIELDS
-                   if (want.get(field) or None) != (have.get(field) or None)]  # description '' clears it
+                   if _differs(want.get(field), have.get(field))]
         reason = None
         if want.get("usage_id") != have.get("usage_id") or want.get("usage_type") != have.get("usage_type"):
             reason, param = "libvirt cannot change the usage of a secret", "usage_id"
@@ -414,7 +414,9 @@ class SecretConverger(Converger):
         before = dict(current["spec"], state="present") if current else {"state": "absent"}
         if desired["state"] == "absent":
             return before, {"state": "absent"}
-        after = dict(before, state="present", **desired["spec"])
+        after = dict(before, state="present")
+        after.update((field, value) for field, value in desired["spec"].items()
+                     if _differs(value, before.get(field)))
         if current is None:
             after.setdefault("private", True)
             after.setdefault("ephemeral", False)
@@ -469,6 +471,11 @@ class SecretConverger(Converger):
         uuid = self.secret.UUIDString()
         call("undefining secret %s" % uuid, self.secret.undefine)
         self.records.forget(self.connection.uri, uuid)
+
+
+def _differs(want, have):
+    """The one comparison of a secret field for plan and diff: an empty description is no description."""
+    return (want or None) != (have or None)
 
 
 def secret_identity(params):

@@ -77,3 +77,8 @@ def human(size):
 def human_and_bytes(size):
     """Return ``size`` as '10 MiB (10485760 bytes)': readable, and exact."""
     return "%s (%d bytes)" % (human(size), size) if size >= 1024 else human(size)
+
+
+def human_change(have, want):
+    """Return a size change as 'from 10 MiB to 20 MiB (10485760 -> 20971520 bytes)'."""
+    return "from %s to %s (%d -> %d bytes)" % (human(have), human(want), have, want)

@@ -17,12 +17,13 @@ from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, UnsafeActionError, VirtopsError)
 from ansible_collections.virtops.storage.plugins.module_utils.host_probe import HostProbe
 from ansible_collections.virtops.storage.plugins.module_utils.image_import import (
-    ImportRecords, ImportSource, hide_credentials, import_key, upload_sparse, upload_zeros)
+    ImportRecords, ImportSource, describe_import, hide_credentials, import_key, upload_sparse, upload_zeros)
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import POOL_TYPES, supports
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import parse_pool_xml
 from ansible_collections.virtops.storage.plugins.module_utils.secret import check_secret_reference
+from ansible_collections.virtops.storage.plugins.module_utils.units import human, human_and_bytes, human_change
 from ansible_collections.virtops.storage.plugins.module_utils.volume_spec import (
-    check_against_pool, creation_spec, desired_from_params, effective_format)
+    check_against_pool, creation_spec, desired_from_params)
 from ansible_collections.virtops.storage.plugins.module_utils.volume_xml import build_volume_xml, parse_volume_xml
 
 WIPE_ALGORITHMS = ("zero", "nnsa", "dod", "bsi", "gutmann", "schneier", "pfitzner7", "pfitzner33", "random", "trim")
@@ -34,6 +35,9 @@ _PARTED_NAME_BUG = "Partition doesn't exist"
 # qemu-img's LUKS creation when its CPU-time measurement reads zero (see VolumeConverger._create)
 _LUKS_TIMING_ERROR = "Unable to get accurate CPU usage"
 LUKS_TIMING_ATTEMPTS = 5
+# qemu keeps a qcow2 image's L1 table within 32 MiB: 4 Mi entries, each an L2 table of cluster_size / 8 clusters
+_QCOW2_MAX_L1_ENTRIES = 32 * 1024 * 1024 // 8
+QCOW2_DEFAULT_CLUSTER = 64 * 1024
 # libvirt refuses to refresh a pool while a volume is being created in it (by any client)
 _POOL_BUSY = "has asynchronous jobs running"
 POOL_BUSY_WAIT = 30  # seconds
@@ -120,6 +124,11 @@ def volumes_backed_by(connection, path):
                   if (spec.get("backing_store") or {}).get("path") == path)
 
 
+def qcow2_max_capacity(cluster_size):
+    """The largest virtual size qemu gives a qcow2 image with clusters of ``cluster_size`` bytes."""
+    return _QCOW2_MAX_L1_ENTRIES * (cluster_size // 8) * cluster_size
+
+
 def _as_image_format(fmt):
     """The format qemu reads a volume in: libvirt's raw-like formats ('none' partitions, 'iso') are raw."""
     return "raw" if fmt in RAW_FORMATS else fmt
@@ -201,6 +210,10 @@ class VolumeConverger(Converger):
         self.volume = None
         self.name = None
         self._users = None  # (guests, volumes over it as their backing store), read once
+        # what the planned actions make of the volume: the diff's "after" over its "before"
+        self._after = {}
+        self._imported = None  # what the import record says the volume holds (for the diff)
+        self._planned = None  # the spec of a volume to be created (check mode returns its facts)
 
     # -- read
     def read_desired(self):
@@ -239,9 +252,24 @@ class VolumeConverger(Converger):
             return None
         volume = lookup_volume(self.handle, self.name)
         if volume is None:
+            if self.module.check_mode and self._planned:
+                return self._planned_facts()
             return None
         spec, xml = read_volume(self.handle, volume)
         return volume_facts(self.handle, spec, xml, self.params.get("disk"))
+
+    def _planned_facts(self):
+        """Check mode: the facts the volume to be created will have, as far as they are known before it exists.
+
+        The path of a file or block volume is its pool's target path and its name; key, allocation,
+        physical and xml exist only once libvirt made it (None), and so does an imported image's size.
+        """
+        row, target = self.handle.row, (self.handle.spec.get("target") or {}).get("path")
+        path = os.path.join(target, self.name) if target and row.disk_type in ("file", "block") else None
+        spec = dict(self._planned, name=self.name, path=path, type=row.disk_type if path else None)
+        facts = volume_facts(self.handle, spec, None, self.params.get("disk"))
+        facts["key"] = None
+        return facts
 
     # -- plan
     def plan(self, current, desired):
@@ -265,6 +293,8 @@ class VolumeConverger(Converger):
         if desired["wipe"]:
             actions.append(self._wipe_action(spec, desired["wipe_algorithm"] or "zero"))
         actions.append(Action("delete volume %s of pool %s" % (self.name, self.handle.name), self._delete))
+        self._after = dict((key, value) for key, value in self._after.items() if key == "wiped")
+        self._after["state"] = "absent"
         return actions
 
     def _plan_create(self, desired):
@@ -277,26 +307,49 @@ class VolumeConverger(Converger):
                                          pool, wanted, wanted))
         if desired["encryption"]:
             self._check_secret(desired["encryption"]["secret"])
-        what = "volume %s in pool %s" % (self.name, pool)
+        action, spec, origin = self._creation(desired)
+        self._check_capacity_fits(spec)
+        self._planned = spec
+        self._after = dict(((key, spec[key]) for key in ("name", "capacity", "format", "backing_store", "encryption",
+                                                          "permissions") if spec.get(key) is not None),
+                           state="present", **origin)
+        if desired["preallocation"] not in (None, "off"):
+            self._after["preallocation"] = desired["preallocation"]
+        return [action]
+
+    def _creation(self, desired):
+        """Return (the Action that creates the volume, its planned spec, {how: where from} for the diff)."""
+        row = self.handle.row
+        what = "volume %s in pool %s" % (self.name, self.handle.name)
         if desired["source"] == "clone_from":
             source_handle, source_volume = self._clone_source(desired["clone_from"])
+            source_spec = read_volume(source_handle, source_volume)[0]
             spec = creation_spec(desired, row, self.name)
-            return [Action("clone volume %s of pool %s into %s" % (
-                source_volume.name(), source_handle.name, what), lambda: self._clone(spec, source_volume))]
+            # libvirt gives a clone the source's size, and its format unless another is declared
+            planned = dict(spec, capacity=spec.get("capacity") or source_spec.get("capacity"),
+                           format=spec.get("format") or source_spec.get("format"))
+            origin = "%s/%s" % (source_handle.name, source_volume.name())
+            return (Action("clone volume %s of pool %s into %s" % (source_volume.name(), source_handle.name, what),
+                           lambda: self._clone(spec, source_volume)), planned, {"clone_from": origin})
         if desired["source"] == "backing_store":
             path = self._backing_path(desired["backing_store"])
             spec = creation_spec(desired, row, self.name, backing_path=path)
-            return [Action("create %s over backing store %s" % (what, path), lambda: self._create(spec, desired))]
+            return (Action("create %s over backing store %s" % (what, path), lambda: self._create(spec, desired)),
+                    spec, {})
         if desired["source"] == "import_from":
             source = ImportSource(self.module, desired["import_from"])
             source.check()
             spec = creation_spec(desired, row, self.name)
-            return [Action("create %s from %s" % (what, source.shown), lambda: self._import_new(spec, desired, source))]
+            planned = dict(spec, format=spec.get("format") or row.volume_default_format)
+            return (Action("create %s from %s" % (what, source.shown), lambda: self._import_new(spec, desired, source)),
+                    planned, {"import_from": source.described})
         spec = creation_spec(desired, row, self.name)
-        details = ["%d bytes" % spec["capacity"]] + ([spec["format"]] if spec.get("format") else [])
+        details = [human(spec["capacity"])] + ([spec["format"]] if spec.get("format") else [])
         if desired["preallocation"] not in (None, "off"):
             details.append("%s preallocation" % desired["preallocation"])
-        return [Action("create %s (%s)" % (what, ", ".join(details)), lambda: self._create(spec, desired))]
+        return (Action("create %s (%s; %d bytes)" % (what, ", ".join(details), spec["capacity"]),
+                       lambda: self._create(spec, desired)),
+                dict(spec, format=spec.get("format") or row.volume_default_format), {})
 
     def _plan_existing(self, spec, desired):
         actions = []
@@ -331,19 +384,20 @@ class VolumeConverger(Converger):
             return None  # with import_from, capacity is the least size: the image may bring more
         shrink = have > want
         if not supports(row, "volume_resize"):
-            raise ParameterError("capacity", "volume %s is %d bytes, not the declared %d, and %s pools cannot resize "
+            raise ParameterError("capacity", "volume %s is %s, not the declared %s, and %s pools cannot resize "
                                  "volumes (libvirt's %s backend has no resize)" % (
-                                     self.name, have, want, row.name, row.name))
+                                     self.name, human_and_bytes(have), human_and_bytes(want), row.name, row.name))
         if shrink:
             if not desired["allow_shrink"]:
                 raise UnsafeActionError(
-                    "shrinking volume %s from %d to %d bytes destroys the data beyond %d bytes. Set allow_shrink: true "
-                    "to shrink it" % (self.name, have, want, want), param="allow_shrink")
+                    "shrinking volume %s %s destroys the data beyond %s. Set allow_shrink: true to shrink it" % (
+                        self.name, human_change(have, want), human_and_bytes(want)), param="allow_shrink")
             self._refuse_in_use(spec, "shrinking it")
         flags = libvirt.VIR_STORAGE_VOL_RESIZE_SHRINK if shrink else 0
         if not shrink and desired["preallocation"] in ("falloc", "full"):
             flags |= libvirt.VIR_STORAGE_VOL_RESIZE_ALLOCATE
-        return Action("%s volume %s from %d to %d bytes" % ("shrink" if shrink else "grow", self.name, have, want),
+        self._after["capacity"] = want
+        return Action("%s volume %s %s" % ("shrink" if shrink else "grow", self.name, human_change(have, want)),
                       lambda: self._resize(want, flags))
 
     def _plan_permissions(self, spec, desired):
@@ -356,6 +410,7 @@ class VolumeConverger(Converger):
                        if wanted.get(key) is not None and wanted[key] != have.get(key))
         if not changes:
             return []
+        self._after["permissions"] = dict(have, **changes)
         path = spec.get("path")
         if not (path and path.startswith("/")) or not self.connection.is_local():
             raise ParameterError("permissions", "volume %s is not a file or device on this host: its permissions can "
@@ -368,6 +423,9 @@ class VolumeConverger(Converger):
         the declared checksum is not the one last imported and reimport allows it."""
         source = ImportSource(self.module, desired["import_from"])
         record = self.records.of_volume(self._record_key(), self._identity(spec))
+        if record:
+            self._imported = describe_import(record["src"], record.get("checksum"),
+                                             unfinished=record.get("state") == "importing")
         if record and record.get("state") == "importing":
             # a run cut off while it imported (daemon or module killed): the volume holds part of an
             # image the module was writing, not data of the user's
@@ -386,6 +444,7 @@ class VolumeConverger(Converger):
             reason = "checksum %s" % source.checksum if source.checksum else "reimport: true"
         self._refuse_in_use(spec, "replacing its content")
         source.check()
+        self._after["import_from"] = source.described
         return [Action("re-import volume %s from %s (%s)" % (self.name, source.shown, reason),
                        lambda: self._reimport(spec, desired, source))]
 
@@ -406,6 +465,7 @@ class VolumeConverger(Converger):
             raise ParameterError("wipe", "%s pools cannot wipe volumes (libvirt's %s backend has no wipe)" % (
                 row.name, row.name))
         flag = getattr(libvirt, "VIR_STORAGE_VOL_WIPE_ALG_" + algorithm.upper())
+        self._after["wiped"] = algorithm
         return Action("wipe volume %s (%s)" % (self.name, algorithm), lambda: self._wipe(flag))
 
     def _warn_creation_only(self, spec, desired):
@@ -421,7 +481,35 @@ class VolumeConverger(Converger):
             self.warnings.append("volume %s exists and differs in %s, which apply only when a volume is created: "
                                  "left as they are" % (self.name, ", ".join(drift)))
 
-    # -- checks that ask libvirt
+    # -- checks that ask libvirt or the host
+    def _check_capacity_fits(self, spec):
+        """Refuse a capacity the new volume cannot have, before anything is made (check mode as the real run).
+
+        A qcow2 image is bounded by its cluster size, a raw file by its filesystem (ext4: 16 TiB
+        with 4 KiB blocks), a partition by the free space of the disk.
+        """
+        capacity, row = spec.get("capacity"), self.handle.row
+        if not capacity:
+            return
+        if spec.get("format") == "qcow2":
+            cluster = spec.get("cluster_size") or QCOW2_DEFAULT_CLUSTER
+            most = qcow2_max_capacity(cluster)
+            where = "a qcow2 image with %s clusters (set a larger cluster_size)" % human(cluster)
+        elif row.disk_type == "file" and self.connection.is_local():
+            directory = (self.handle.spec.get("target") or {}).get("path")
+            most = self.probe.max_file_size(directory)
+            where = "a file on the filesystem of %s" % directory
+        else:
+            most, where = None, None
+        if most is not None and capacity > most:
+            raise ParameterError("capacity", "%s is more than %s can hold: at most %s" % (
+                human_and_bytes(capacity), where, human_and_bytes(most)))
+        if row.thick_volumes:
+            free = call("reading pool %s" % self.handle.name, self.handle.pool.info)[3]
+            if capacity > free + row.capacity_rounding:
+                raise ParameterError("capacity", "%s does not fit: %s pool %s has %s free" % (
+                    human_and_bytes(capacity), row.name, self.handle.name, human_and_bytes(free)))
+
     def _refuse_in_use(self, spec, what):
         """Refuse ``what`` (deleting, wiping, shrinking, replacing the volume) while guests or other volumes use it.
 
@@ -630,24 +718,24 @@ class VolumeConverger(Converger):
         delete_volume(self.module, self.connection, self.handle, self.volume, self.records)
 
     def diff_view(self, current, desired):
+        """Before: the volume's declared-about fields; after: the same with what the planned actions change.
+
+        Built from the plan itself (``_after``), so the diff is empty exactly when nothing changes.
+        """
         if current is None:
             before = {"state": "absent"}
         else:
             spec = current["spec"]
-            before = dict((k, spec.get(k)) for k in ("capacity", "format", "permissions") if spec.get(k) is not None)
+            before = dict((key, spec[key]) for key in ("name", "path", "capacity", "format", "permissions",
+                                                       "backing_store", "encryption") if spec.get(key) is not None)
             before["state"] = "present"
-        if desired["state"] == "absent":
-            return before, {"state": "absent"}
-        after = dict(before, state="present")
-        if desired["capacity"] is not None:
-            after["capacity"] = desired["capacity"]
+            if self._imported:
+                before["import_from"] = self._imported
         if current is None:
-            fmt = effective_format(desired, self.handle.row)
-            if fmt:
-                after["format"] = fmt
-        if desired["permissions"]:
-            after["permissions"] = dict(after.get("permissions") or {}, **desired["permissions"])
-        return before, after
+            return before, dict(self._after or before)
+        if self._after.get("state") == "absent":
+            return before, dict(self._after)
+        return before, dict(before, **self._after)
 
 
 # ---------------------------------------------------------------- info

@@ -20,7 +20,16 @@ description:
   - What the pool type cannot do (create volumes in an iscsi-direct pool, resize a partition, formats
     a type does not have) is refused before libvirt is asked, with a message naming the option.
   - Deleting, wiping, shrinking or replacing the content of a volume that a defined or running guest
-    uses is refused unless O(allow_in_use=true); the message names the guests.
+    uses, or that is the backing store of other volumes (linked clones), is refused unless
+    O(allow_in_use=true); the message names the guests or the volumes.
+  - Tasks of parallel jobs (two playbooks, AWX jobs) that converge the same volume on one host take
+    turns: each holds a host lock on the volume (a C(flock) under C(/run/lock/virtops-storage)) while it
+    reads, plans and changes it, so the second converges from what the first made.
+  - In check mode a volume that would be created is returned with the facts known in advance: its
+    name, pool, format, capacity (declared, or the source's for a clone; unknown for an import), its
+    path for file and block pools (the pool's target path and the name) and its O(disk) and
+    RV(volume.disk_xml); RV(volume.key), RV(volume.allocation), RV(volume.physical) and RV(volume.xml)
+    are null until libvirt made it.
 author:
   - virtops.storage developers (@virtops)
 extends_documentation_fragment:
@@ -50,6 +59,8 @@ options:
       - Size of the volume, in bytes or with a libvirt unit (V(10G), V(512MiB), V(1 TB)).
       - Required to create an empty volume; a clone, an import or a volume over a backing store takes
         the size of its source unless a larger one is declared.
+      - With O(import_from) it is the least size of the volume, on every run: an image larger than it
+        keeps its own size (no shrink is ever planned), a smaller one is grown to it.
     type: raw
   allocation:
     description:
@@ -142,6 +153,13 @@ options:
         checksum differs from the one last imported, the content is replaced only with
         O(reimport=true) (else a warning says so).
       - Nothing is left behind when the import fails (the new volume is removed).
+      - An import cut off (the libvirt daemon or the task killed) is recognised on the next run and done
+        again: a record kept on the host (root only, under C(/var/lib/virtops-storage/imports)) says when
+        an import started and when it finished. A record belongs to one volume (its pool's uuid, its
+        name and its identity on the host: a file's inode and birth time, a partition's table entry), so
+        a volume deleted and made again, by any means, is not taken for the one imported before.
+      - An existing volume with no record of the declared import keeps its content, with a warning;
+        O(reimport=true) replaces it.
     type: dict
     suboptions:
       src:
@@ -166,7 +184,9 @@ options:
         type: int
         default: 60
   reimport:
-    description: Replace the content of an existing volume when the O(import_from.checksum) changed.
+    description:
+      - Replace the content of an existing volume when the O(import_from.checksum) changed, or when no
+        import into it is recorded.
     type: bool
     default: false
   encryption:
@@ -350,9 +370,11 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["create volume vm1.qcow2 in pool images (21474836480 bytes, qcow2)"]
+  sample: ["create volume vm1.qcow2 in pool images (20 GiB, qcow2; 21474836480 bytes)"]
 volume:
-  description: The volume as it is after the task; null when it does not exist (or in check mode before it is created).
+  description:
+    - The volume as it is after the task; null when it does not exist.
+    - In check mode, a volume to be created has the facts known in advance (see the description); the rest are null.
   returned: always
   type: dict
   contains:
@@ -406,7 +428,7 @@ volume:
       type: str
       returned: success
     xml:
-      description: The volume XML as libvirt reports it.
+      description: The full volume XML as libvirt reports it (with its timestamps); null in check mode before creation.
       type: str
       returned: success
     disk:
@@ -418,7 +440,10 @@ volume:
       type: str
       returned: success
 diff:
-  description: Declared fields before and after (state, capacity, format, permissions).
+  description:
+    - The volume before and after the task, from the same plan as RV(changed): empty exactly when nothing changes.
+    - Shows the fields an action changes (state, capacity, format, permissions, backing_store, encryption, the
+      source of a clone or an import, V(wiped) with its algorithm); a deletion shows what is deleted.
   returned: when diff mode is on
   type: dict
 """

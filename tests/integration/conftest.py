@@ -141,6 +141,14 @@ def remove_pool(name):
     virsh("pool-undefine", name, check=False)
 
 
+def assert_diff_matches_changed(result):
+    """``changed`` and the diff come from one comparison: the diff is empty exactly when nothing changed."""
+    diff = result.get("diff")
+    assert diff is not None, "no diff in %s" % result
+    unchanged = diff["before"] == diff["after"]
+    assert unchanged is not result["changed"], "changed is %s but the diff is %s" % (result["changed"], diff)
+
+
 def six_steps(module, args, verify_before, verify_after):
     """Check mode, real, check again, real again; verify the host after each step.
 
@@ -150,6 +158,7 @@ def six_steps(module, args, verify_before, verify_after):
         result = run_module(module, args, check=check)
         assert not result.get("failed"), result
         assert result["changed"] is changed, result
+        assert_diff_matches_changed(result)
         verify()
         return result
 

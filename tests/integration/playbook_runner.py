@@ -99,5 +99,3 @@ def ansible():
     root = tempfile.mkdtemp(prefix="virtops-play-")
     yield Ansible(root)
     shutil.rmtree(root, ignore_errors=True)
-
-

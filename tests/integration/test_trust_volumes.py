@@ -16,7 +16,7 @@ import time
 import pytest
 
 # pytest fixtures, used as test arguments
-from .backends import loopdisk  # noqa: F401  pylint: disable=unused-import
+from .backends import loopdisk, loopfs  # noqa: F401  pylint: disable=unused-import
 from .conftest import INSTALLED, assert_refused, run_module, six_steps, virsh, warnings_of
 from .volume_helpers import (
     MIB, allocated, make_dir_pool, parted_numbers, qemu_img_info, raw_sha256, sha256_file, vol_exists, vol_info,
@@ -291,3 +291,36 @@ def test_import_records_do_not_outlive_their_volume(workdir, prefix, pools, impo
     virsh("vol-delete", "--pool", pool, "vol.img")
     recreate_empty()
     reimported_only_with_the_flag()
+
+
+# ---------------------------------------------------------------- 10. sizes the host cannot hold
+
+def test_capacity_the_host_cannot_hold(loopfs, loopdisk, workdir, prefix, pools):  # pylint: disable=redefined-outer-name
+    """1E on ext4, 1E as qcow2 with 64 KiB clusters, 1G of a 256M disk: check mode fails as the real run would."""
+    fs_device = loopfs("ext4", "64M")["LOOPFS_DEVICE"]
+    fs_pool, fs_target = prefix + "ext4", os.path.join(workdir, "ext4")
+    pools.append(fs_pool)
+    run_ok("storage_pool", dict(name=fs_pool, type="fs", state="active", target=dict(path=fs_target),
+                                source=dict(devices=[dict(path=fs_device)], format="ext4")))
+    disk = loopdisk("256M")
+    disk_pool = prefix + "disk"
+    pools.append(disk_pool)
+    run_ok("storage_pool", dict(name=disk_pool, type="disk", state="active", target=dict(path="/dev"),
+                                source=dict(devices=[dict(path=disk["LOOPDISK_DEVICE"])], format="gpt")))
+    cases = [
+        (dict(pool=fs_pool, name="raw.img", capacity="1E"), "a file on the filesystem of %s" % fs_target),
+        (dict(pool=fs_pool, name="big.qcow2", capacity="1E", format="qcow2"), "64 KiB clusters"),
+        (dict(pool=disk_pool, capacity="1G"), "free"),
+    ]
+    for args, words in cases:
+        for check in (True, False):
+            refused = run_module("storage_volume", args, check=check)
+            assert_refused(refused, "capacity", words)
+            assert "1 " in refused["msg"], refused["msg"]
+    assert sorted(vol_names(fs_pool)) == ["lost+found"]
+    assert parted_numbers(disk["LOOPDISK_DEVICE"]) == []
+    # what the host can hold is made: a 1 EiB qcow2 with 2 MiB clusters, a 16 TiB - 4 KiB raw file on ext4
+    for args in (dict(pool=fs_pool, name="big.qcow2", capacity="1E", format="qcow2", cluster_size="2M"),
+                 dict(pool=fs_pool, name="raw.img", capacity=2 ** 44 - 4096)):
+        made = run_ok("storage_volume", args, changed=True)
+        assert made["volume"]["capacity"] == (2 ** 60 if "cluster_size" in args else 2 ** 44 - 4096), made["volume"]

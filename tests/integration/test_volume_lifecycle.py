@@ -25,6 +25,7 @@ from .volume_helpers import (
     qemu_img_info, raw_sha256, reads_as_zeros, sha256_file, undefine_guest, undefine_secret, vol_exists, vol_info,
     vol_names, vol_xml, write_random)
 
+
 # ---------------------------------------------------------------- fixtures
 
 @pytest.fixture
@@ -149,7 +150,7 @@ def test_file_pool_create_raw_qcow2_preallocated(file_pool):
 
     real = six_steps("storage_volume", volume(pool, "disk.img", capacity="64M"),
                      lambda: assert_absent(pool, "disk.img", raw), raw_after)
-    assert real["actions"] == ["create volume disk.img in pool %s (%d bytes)" % (pool, size)], real["actions"]
+    assert real["actions"] == ["create volume disk.img in pool %s (64 MiB; %d bytes)" % (pool, size)], real["actions"]
     facts = real["volume"]
     assert facts["path"] == raw and facts["format"] == "raw" and facts["capacity"] == size, facts
     assert facts["pool_type"] == ("fs" if pool.endswith("fs") else "dir"), facts
@@ -166,7 +167,7 @@ def test_file_pool_create_raw_qcow2_preallocated(file_pool):
 
     real = six_steps("storage_volume", volume(pool, "disk.qcow2", capacity="64M", format="qcow2"),
                      lambda: assert_absent(pool, "disk.qcow2", qcow2), qcow2_after)
-    assert real["actions"] == ["create volume disk.qcow2 in pool %s (%d bytes, qcow2)" % (pool, size)]
+    assert real["actions"] == ["create volume disk.qcow2 in pool %s (64 MiB, qcow2; %d bytes)" % (pool, size)]
     assert real["volume"]["disk"]["driver"]["type"] == "qcow2", real["volume"]
 
     # raw, falloc: allocation == capacity, in libvirt and on the file system (libvirt counts st_blocks, which
@@ -217,7 +218,7 @@ def test_disk_pool_partitions(loopdisk, prefix, pools):
     for number in (1, 2):
         result = run_ok("storage_volume", dict(pool=pool, capacity="32M"), changed=True)
         assert result["volume"]["name"] == "%s%d" % (part, number), result["volume"]
-        assert result["actions"] == ["create volume %s%d in pool %s (%d bytes)" % (part, number, pool, 32 * MIB)]
+        assert result["actions"] == ["create volume %s%d in pool %s (32 MiB; %d bytes)" % (part, number, pool, 32 * MIB)]
         assert parted_numbers(device) == list(range(1, number + 1))
         assert os.path.exists("/dev/%s%d" % (part, number))
 
@@ -302,7 +303,7 @@ def test_resize_grow_and_shrink(workdir, prefix, pools):
         return verify
 
     real = six_steps("storage_volume", volume(pool, "grow.img", capacity="96M"), sized(64 * MIB), sized(96 * MIB))
-    assert real["actions"] == ["grow volume grow.img from %d to %d bytes" % (64 * MIB, 96 * MIB)], real["actions"]
+    assert real["actions"] == ["grow volume grow.img from 64 MiB to 96 MiB (%d -> %d bytes)" % (64 * MIB, 96 * MIB)], real["actions"]
     assert real["volume"]["capacity"] == 96 * MIB
     diff = real["diff"]
     assert diff["before"]["capacity"] == 64 * MIB and diff["after"]["capacity"] == 96 * MIB, diff
@@ -316,7 +317,7 @@ def test_resize_grow_and_shrink(workdir, prefix, pools):
 
     real = six_steps("storage_volume", volume(pool, "grow.img", capacity="32M", allow_shrink=True),
                      sized(96 * MIB), sized(32 * MIB))
-    assert real["actions"] == ["shrink volume grow.img from %d to %d bytes" % (96 * MIB, 32 * MIB)]
+    assert real["actions"] == ["shrink volume grow.img from 96 MiB to 32 MiB (%d -> %d bytes)" % (96 * MIB, 32 * MIB)]
     # the data below the new size survived the grow and the shrink
     assert head_sha(path) == head
 

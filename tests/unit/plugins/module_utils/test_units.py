@@ -3,6 +3,7 @@
 import pytest
 
 from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError
+from ansible_collections.virtops.storage.plugins.module_utils import units
 from ansible_collections.virtops.storage.plugins.module_utils.units import MAX_BYTES, UNITS, to_bytes
 
 LETTERS = (("k", 1), ("m", 2), ("g", 3), ("t", 4), ("p", 5), ("e", 6))
@@ -116,3 +117,18 @@ def test_largest_values_that_fit():
     assert to_bytes("16383PiB", "capacity") == 16383 * 2 ** 50
     assert to_bytes("18EB", "capacity") == 18 * 10 ** 18
     assert MAX_BYTES == 2 ** 64 - 1
+
+
+@pytest.mark.parametrize("size, text", [
+    (0, "0 bytes"), (512, "512 bytes"), (1023, "1023 bytes"), (1024, "1 KiB"), (1536, "1.5 KiB"),
+    (10 * 1024 ** 2, "10 MiB"), (105906176, "101 MiB"), (1024 ** 3 - 1, "1024 MiB"), (3 * 1024 ** 3 // 2, "1.5 GiB"),
+    (16 * 1024 ** 4 - 4096, "16 TiB"), (2 ** 60, "1 EiB"), (2 ** 64 - 1, "16 EiB"),
+])
+def test_human(size, text):
+    assert units.human(size) == text
+
+
+def test_human_and_bytes_and_change():
+    assert units.human_and_bytes(100) == "100 bytes"
+    assert units.human_and_bytes(10485760) == "10 MiB (10485760 bytes)"
+    assert units.human_change(10485760, 20971520) == "from 10 MiB to 20 MiB (10485760 -> 20971520 bytes)"

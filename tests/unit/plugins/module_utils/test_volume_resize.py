@@ -54,7 +54,7 @@ def test_within_the_rounding_is_no_change(capacity):
 def test_grow():
     connection, volume = _connection()
     result = _run(connection, capacity=2 * GIB)
-    assert result["actions"] == ["grow volume a.img from %d to %d bytes" % (GIB, 2 * GIB)]
+    assert result["actions"] == ["grow volume a.img from 1 GiB to 2 GiB (%d -> %d bytes)" % (GIB, 2 * GIB)]
     assert ("resize", 2 * GIB, 0, "a.img") in connection.conn.log
     assert volume.info()[1] == 2 * GIB and result["volume"]["capacity"] == 2 * GIB
 
@@ -83,7 +83,7 @@ def test_shrink_refused_without_allow_shrink(check_mode):
 def test_shrink_allowed():
     connection, volume = _connection()
     result = _run(connection, capacity=GIB // 2, allow_shrink=True)
-    assert result["actions"] == ["shrink volume a.img from %d to %d bytes" % (GIB, GIB // 2)]
+    assert result["actions"] == ["shrink volume a.img from 1 GiB to 512 MiB (%d -> %d bytes)" % (GIB, GIB // 2)]
     assert ("resize", GIB // 2, libvirt.VIR_STORAGE_VOL_RESIZE_SHRINK, "a.img") in connection.conn.log
 
 
