@@ -126,6 +126,61 @@ def parted_numbers(device):
     return [int(line.split(":")[0]) for line in out.splitlines()[2:] if line.split(":")[0].isdigit()]
 
 
+# ---------------------------------------------------------------- what an operator sees of the host
+
+def partition_table(device):
+    """``parted -s -m DEV unit B print`` of ``device`` with its exit code (parted fails on a device without a label)."""
+    proc = subprocess.run(["parted", "-s", "-m", device, "unit", "B", "print"], capture_output=True, text=True,
+                          check=False)
+    return proc.returncode, proc.stdout
+
+
+def signatures(device):
+    """``blkid -p`` (no cache) of ``device`` as a dict: TYPE, PTTYPE, UUID, ... ({} when blkid finds nothing)."""
+    proc = subprocess.run(["blkid", "-p", "-o", "export", device], capture_output=True, text=True, check=False)
+    assert proc.returncode in (0, 2), proc.stderr  # 2: nothing found
+    return dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+
+
+def mount_points(device):
+    """Where ``device`` is mounted, from /proc/mounts."""
+    with open("/proc/mounts") as handle:
+        return [line.split()[1] for line in handle if line.split()[0] == device]
+
+
+def _listed(*args):
+    """The lines of a virsh listing, each split into words."""
+    return [line.split() for line in virsh(*args).splitlines() if line.strip()]
+
+
+def pool_definition(name):
+    """The persistent XML of pool ``name`` without its sizes (capacity, allocation, available follow the host)."""
+    root = etree.fromstring(virsh("pool-dumpxml", "--inactive", name).encode("utf-8"))
+    for element in root.xpath("capacity | allocation | available"):
+        root.remove(element)
+    return etree.tostring(root, encoding="unicode")
+
+
+def host_state(prefix, devices=()):
+    """What virsh, parted, blkid and /proc/mounts show of one test's objects, to compare before and after a task.
+
+    Only the pools, guests and secrets named with ``prefix`` count (the daemon is shared with other runs):
+    pools with their state, autostart, persistent definition and volumes, guests with their definition,
+    secrets with their usage; and each of ``devices`` with its partition table, signatures and mounts.
+    """
+    pools = [row for row in _listed("pool-list", "--all") if row[0].startswith(prefix)]
+    guests = [row[0] for row in _listed("list", "--all", "--name") if row[0].startswith(prefix)]
+    return {
+        "pools": dict((row[0], (row[1:], pool_definition(row[0]),
+                                vol_names(row[0], refresh=False) if row[1] == "active" else None))
+                      for row in pools),
+        "guests": dict((name, virsh("dumpxml", "--inactive", name)) for name in guests),
+        "secrets": [row for row in _listed("secret-list") if any(prefix in word for word in row)],
+        "devices": dict((device, (partition_table(device), signatures(device), mount_points(device)))
+                        for device in devices),
+    }
+
+
 # ---------------------------------------------------------------- secrets and guests
 
 def define_volume_secret(usage, passphrase):
