@@ -31,6 +31,10 @@ class HostProbe:
         """True when ``path`` exists."""
         return os.path.exists(path)
 
+    def entries(self, directory):
+        """The names in ``directory``, sorted."""
+        return sorted(os.listdir(directory))
+
     def file_type(self, path):
         """Return what ``path`` is: 'directory', 'regular file', 'block device', ...; None when it does not exist."""
         try:

@@ -370,8 +370,8 @@ class PoolConverger(Converger):
         row = POOL_TYPES[current["spec"]["type"]]
         actions = []
         active = current["active"]
-        # libvirt lists the volumes of an active pool only; an inactive one's are known once it starts
-        volumes = self._volume_names() if active else None
+        # libvirt lists the volumes of an active pool only; an inactive one's, where the host shows them
+        volumes = self._volume_names() if active else self._inactive_volume_names(row, current["spec"])
         self._diff_extra = {"state": "absent"}
         if volumes:
             self._diff_before["volumes"] = _listed(volumes)
@@ -545,6 +545,18 @@ class PoolConverger(Converger):
         """The names of the volumes of the active pool, as its storage holds them now."""
         refresh_pool(pool_handle(self.pool))
         return sorted(v.name() for v in call("listing volumes of pool %s" % self.name, self.pool.listAllVolumes, 0))
+
+    def _inactive_volume_names(self, row, spec):
+        """The volumes of an inactive pool as the host shows them (None when it cannot without starting the pool)."""
+        if not self.connection.is_local():
+            return None
+        if row.inactive_volumes == "directory":
+            target = spec["target"]["path"]
+            return self.probe.entries(target) if self.probe.is_dir(target) else []
+        if row.inactive_volumes == "partitions":
+            device = spec["source"]["devices"][0]["path"]
+            return sorted(self.probe.partitions(device)) if self.probe.exists(device) else []
+        return None
 
     def _holds_volumes(self, names):
         return UnsafeActionError(

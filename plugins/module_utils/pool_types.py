@@ -83,6 +83,8 @@ PoolType = namedtuple("PoolType", [
     "volume_naming",     # None (free names), 'partition' (the next partition name) or 'lun' (read only)
     "capacity_rounding",  # bytes a backend may round a requested capacity up by (alignment, extents)
     "thick_volumes",     # a volume takes its whole capacity from the pool's free space at creation
+    "inactive_volumes",  # where the host shows an inactive pool's volumes: 'directory' (every entry of the
+                         # target directory), 'partitions' (of the source device) or None (not without starting it)
     "volume_format_read_back",  # libvirt reports the format a volume was created with (an existing volume's
                                 # format can be compared with the declared one)
     "source_conflict",   # what libvirt refuses to share with another pool (SOURCE_CONFLICTS), None: nothing
@@ -107,7 +109,8 @@ def _type(name, required=(), optional=(), max_hosts=0, max_devices=0, source_for
           target="required", extras=(), auth_types=(), operations=frozenset(), build_probe=None,
           volume_formats=(), disk_type="block", disk_protocol=None, volume_disk=True, named_by_source=False, default_source_dir=None,
           default_target_path=None, part_separator=False, volume_options=(), volume_default_format=None,
-          volume_naming=None, capacity_rounding=0, thick_volumes=False, volume_format_read_back=True,
+          volume_naming=None, capacity_rounding=0, thick_volumes=False, inactive_volumes=None,
+          volume_format_read_back=True,
           source_conflict=None):
     return PoolType(name, tuple(required), tuple(optional), max_hosts, max_devices,
                     tuple(source_formats), target, tuple(extras), tuple(auth_types),
@@ -115,7 +118,7 @@ def _type(name, required=(), optional=(), max_hosts=0, max_devices=0, source_for
                     disk_protocol, volume_disk, named_by_source,
                     default_source_dir, default_target_path, part_separator,
                     tuple(volume_options), volume_default_format, volume_naming, capacity_rounding,
-                    thick_volumes, volume_format_read_back, source_conflict)
+                    thick_volumes, inactive_volumes, volume_format_read_back, source_conflict)
 
 
 _MIB = 1024 * 1024
@@ -128,7 +131,7 @@ _FILE_VOLUMES = dict(volume_formats=FILE_VOLUME_FORMATS, disk_type="file", volum
 
 POOL_TYPES = dict((t.name, t) for t in (
     _type("dir", extras=("cow",), operations=_FILE_OPS, build_probe="directory", source_conflict="target.path",
-          **_FILE_VOLUMES),
+          inactive_volumes="directory", **_FILE_VOLUMES),
     _type("fs", required=("devices",), optional=("format",), max_devices=1,
           source_formats=FS_SOURCE_FORMATS, extras=("mount_options", "cow"), operations=_FILE_OPS,
           build_probe="filesystem", source_conflict="source.devices", **_FILE_VOLUMES),
@@ -151,7 +154,8 @@ POOL_TYPES = dict((t.name, t) for t in (
               "volume_upload", "volume_download"],
           build_probe="label", volume_formats=PARTITION_VOLUME_FORMATS, part_separator=True,
           volume_default_format="none", volume_naming="partition", capacity_rounding=8 * _MIB,
-          thick_volumes=True, volume_format_read_back=False, source_conflict="source.devices"),
+          thick_volumes=True, inactive_volumes="partitions", volume_format_read_back=False,
+          source_conflict="source.devices"),
     _type("iscsi", required=("hosts", "devices"), optional=("auth", "initiator_iqn", "vendor", "product"),
           max_hosts=1, max_devices=1, auth_types=("chap",), operations=_LUN_OPS, disk_protocol="iscsi",
           volume_naming="lun", capacity_rounding=_SECTOR, source_conflict="source.devices+initiator"),

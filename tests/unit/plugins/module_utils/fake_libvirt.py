@@ -390,3 +390,10 @@ class FakeProbe:
 
     def holds_only_zeros(self, path):
         return None
+
+    def entries(self, directory):
+        return sorted(path.rsplit("/", 1)[1] for path in self.paths if path.rsplit("/", 1)[0] == directory)
+
+    def partitions(self, device):
+        return sorted(path.rsplit("/", 1)[1] for path, kind in self.paths.items()
+                      if kind == "partition" and path.startswith(device))

@@ -437,6 +437,30 @@ def test_absent_delete_storage_refused_while_the_pool_holds_volumes():
     assert pool.isActive() == 0 and NAME in connection.conn.pools  # left as it was found: inactive, defined
 
 
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_absent_delete_storage_refused_at_plan_when_the_host_shows_the_volumes(check_mode):
+    """An active pool lists its volumes, an inactive dir pool shows them in its directory: check mode fails too."""
+    for active, probe in ((True, None), (False, FakeProbe({TARGET: "directory", TARGET + "/a.img": "regular file"}))):
+        connection = FakeConnection()
+        _existing(connection, DIR, active=active,
+                  volumes=[fake_libvirt.FakeVolume("a.img", fake_libvirt.volume_xml("a.img", 1))])
+        with pytest.raises(UnsafeActionError) as info:
+            _run(connection, probe, check_mode=check_mode, state="absent", name=NAME, delete_storage=True)
+        assert info.value.details["param"] == "delete_volumes" and "a.img" in info.value.msg
+        assert [entry[0] for entry in connection.conn.log if entry[0] != "refresh"] == []  # nothing stopped
+
+
+def test_absent_keeps_volumes_on_disk_and_says_so():
+    connection = FakeConnection()
+    _existing(connection, DIR, active=True, volumes=[fake_libvirt.FakeVolume("a.img", fake_libvirt.volume_xml("a.img", 1))])
+    converger = _converger(connection, state="absent", name=NAME)
+    result = converger.run()
+    assert result["diff"]["before"]["volumes"] == "a.img" and result["diff"]["after"] == {
+        "state": "absent", "volumes": "left on disk"}
+    (warning,) = converger.warnings
+    assert "1 volume(s) (a.img) stay on disk" in warning
+
+
 def test_absent_delete_storage_of_a_type_without_delete():
     connection = FakeConnection()
     _existing(connection, _merged(ISCSI, source=dict(ISCSI["source"], auth=None)))
