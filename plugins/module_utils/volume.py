@@ -34,7 +34,7 @@ FACT_FIELDS = ("name", "key", "path", "type", "format", "capacity", "allocation"
 _PARTED_NAME_BUG = "Partition doesn't exist"
 # qemu-img's LUKS creation when its CPU-time measurement reads zero (see VolumeConverger._create)
 _LUKS_TIMING_ERROR = "Unable to get accurate CPU usage"
-LUKS_TIMING_ATTEMPTS = 5
+LUKS_TIMING_ATTEMPTS = 8
 # qemu keeps a qcow2 image's L1 table within 32 MiB: 4 Mi entries, each an L2 table of cluster_size / 8 clusters
 _QCOW2_MAX_L1_ENTRIES = 32 * 1024 * 1024 // 8
 QCOW2_DEFAULT_CLUSTER = 64 * 1024
@@ -615,6 +615,7 @@ class VolumeConverger(Converger):
             except LibvirtCallError as exc:
                 if not encrypted or _LUKS_TIMING_ERROR not in exc.msg or attempt == LUKS_TIMING_ATTEMPTS:
                     raise
+                time.sleep(0.2 * attempt)  # a busy host starves the timed thread: give it a quieter moment
                 attempt += 1
 
     def _clone(self, spec, source_volume):

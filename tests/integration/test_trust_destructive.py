@@ -258,7 +258,8 @@ def test_volume_shrink_keeps_the_data_within_the_new_size(workdir, prefix, pools
         assert sha256_file(path) == kept
 
     real = six_steps("storage_volume", dict(args, allow_shrink=True), intact, shrunk)
-    assert real["actions"] == ["shrink volume vol.img from %d to %d bytes" % (32 * MIB, 16 * MIB)], real["actions"]
+    assert real["actions"] == ["shrink volume vol.img from 32 MiB to 16 MiB (%d -> %d bytes)" % (32 * MIB, 16 * MIB)], \
+        real["actions"]
 
 
 def test_volume_wipe_only_with_wipe_and_not_under_a_guest(workdir, prefix, pools, guests):

@@ -319,8 +319,14 @@ def test_capacity_the_host_cannot_hold(loopfs, loopdisk, workdir, prefix, pools)
             assert "1 " in refused["msg"], refused["msg"]
     assert sorted(vol_names(fs_pool)) == ["lost+found"]
     assert parted_numbers(disk["LOOPDISK_DEVICE"]) == []
-    # what the host can hold is made: a 1 EiB qcow2 with 2 MiB clusters, a 16 TiB - 4 KiB raw file on ext4
+    # what the host can hold is made: a 1 EiB qcow2 with 2 MiB clusters, the largest raw file ext4 holds
+    # ((2**32 - 1) blocks: 16 TiB - 4 KiB with 4 KiB blocks, 4 TiB - 1 KiB on this small filesystem's 1 KiB
+    # blocks); a byte more is refused
+    largest = (2 ** 32 - 1) * os.statvfs(fs_target).f_bsize
+    refused = run_module("storage_volume", dict(pool=fs_pool, name="raw.img", capacity=largest + 1))
+    assert_refused(refused, "capacity", str(largest))
     for args in (dict(pool=fs_pool, name="big.qcow2", capacity="1E", format="qcow2", cluster_size="2M"),
-                 dict(pool=fs_pool, name="raw.img", capacity=2 ** 44 - 4096)):
+                 dict(pool=fs_pool, name="raw.img", capacity=largest)):
         made = run_ok("storage_volume", args, changed=True)
-        assert made["volume"]["capacity"] == (2 ** 60 if "cluster_size" in args else 2 ** 44 - 4096), made["volume"]
+        expected = 2 ** 60 if "cluster_size" in args else largest
+        assert made["volume"]["capacity"] == expected, made["volume"]
