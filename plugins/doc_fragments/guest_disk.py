@@ -29,7 +29,8 @@ options:
         default: virtio
       dev:
         description:
-          - Target device name in the guest.
+          - Target device name in the guest, as libvirt's domain schema allows it, that is C(fd), C(hd), C(sd),
+            C(vd), C(xvd) or C(ubd) followed by letters, digits or C(_) (V(vdb), V(sdc)).
           - Defaults to the second device of the bus (V(vdb), V(sdb) or V(hdb)).
         type: str
       device:
@@ -80,6 +81,6 @@ options:
         type: bool
         default: false
       serial:
-        description: Serial number the guest sees.
+        description: Serial number the guest sees; letters, digits, spaces and C(_ . + -) (libvirt's domain schema).
         type: str
 """

@@ -18,6 +18,7 @@ from ansible_collections.virtops.storage.plugins.module_utils.connection import 
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, VirtopsError)
 from ansible_collections.virtops.storage.plugins.module_utils.host_lock import host_locks
+from ansible_collections.virtops.storage.plugins.module_utils.params import check_raw_arguments
 
 
 class Action:
@@ -156,6 +157,7 @@ def run_module(module, build):
     check_dependencies(module)
     connection = Connection(module.params["uri"])
     try:
+        check_raw_arguments(module)  # what AnsibleModule converted silently, before anything else
         result = build(module, connection).run()
     except VirtopsError as exc:
         connection.close()

@@ -51,6 +51,10 @@ NOT_A_DISK = ("dir", "netdir")
 # same everywhere), while rbd and gluster names are cluster-wide whichever monitor or server is listed
 HOST_SCOPED_PROTOCOLS = ("iscsi",)
 _LUN = re.compile(r"^(?:unit:\d+:\d+:)?(\d+)$")
+# libvirt's domain schema (domaincommon.rng): diskTargetDev and diskSerial, matched whole (fullmatch) as
+# RelaxNG patterns are ('$' would let a trailing line break through)
+_TARGET_DEV = re.compile(r"(ioemu:)?(fd|hd|sd|vd|xvd|ubd)[a-zA-Z0-9_]+")
+_SERIAL = re.compile(r"[A-Za-z0-9_.+\- ]+")
 
 
 def default_options(options=None):
@@ -311,4 +315,11 @@ def disk_uses(disk, references):
 
 def check_disk_options(row, options):
     """Raise ParameterError when a volume of pool type ``row`` cannot become a disk with ``options``."""
-    _check_options(row, default_options(options))
+    opts = default_options(options)
+    if not _TARGET_DEV.fullmatch(opts["dev"]):
+        raise ParameterError("disk.dev", "%r is not a target device name libvirt accepts (such as vdb, sdc or hdd: "
+                                         "fd, hd, sd, vd, xvd or ubd and letters, digits or _)" % opts["dev"])
+    if opts["serial"] is not None and not _SERIAL.fullmatch(opts["serial"]):
+        raise ParameterError("disk.serial", "%r is not a disk serial libvirt accepts (letters, digits, space and "
+                                            "_ . + - only)" % opts["serial"])
+    _check_options(row, opts)

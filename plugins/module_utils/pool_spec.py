@@ -9,13 +9,15 @@ parameter, raised before anything is changed.
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError
+from ansible_collections.virtops.storage.plugins.module_utils.params import check_text
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import (
-    POOL_TYPES, PROTOCOL_VERSION_FORMATS, SOURCE_FIELDS, takes)
+    POOL_TYPES, PROTOCOL_VERSION_FORMATS, SOURCE_FIELDS, supports, takes)
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import (
-    PoolXMLError, normalize_mode, normalize_pool_spec, parse_pool_xml)
+    normalize_mode, normalize_pool_spec, parse_pool_xml)
 
 # Pool-level options beyond source and target, as module parameters.
 EXTRA_OPTIONS = ("mount_options", "config_options", "cow", "refresh_volume_allocation")
@@ -34,6 +36,16 @@ PARENT_ADDRESS_LIMITS = (("unique_id", 0xFFFFFFFF), ("domain", 0xFFFFFFFF), ("bu
 # Numeric owner/group ids libvirt keeps: (uid_t)-1 (4294967295, or -1) means "not set" and is dropped.
 MAX_ID = 0xFFFFFFFE
 _PROTOCOL_VERSION = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+# libvirt saves a pool as /etc/libvirt/storage/<name>.xml, written through <name>.xml.new: a file name
+# holds at most 255 bytes (NAME_MAX)
+MAX_POOL_NAME_BYTES = 255 - len(".xml.new")
+# Directories of the system that a pool building or deleting its target directory must not own: a build
+# would chown and chmod them, delete_storage remove them and delete_volumes empty them.
+# (/var/lib/libvirt/images, libvirt's default pool, is fine.)
+SYSTEM_DIRECTORIES = frozenset([
+    "/", "/tmp", "/var/tmp", "/dev", "/proc", "/sys", "/run", "/etc", "/usr", "/var", "/boot", "/home",
+    "/root", "/bin", "/sbin", "/lib", "/lib64", "/opt", "/srv", "/var/lib", "/var/lib/libvirt",
+])
 
 
 def _clean(value):
@@ -80,16 +92,22 @@ def spec_from_params(params):
         # one and clears a pool's 'capacity' (the XML parser reads allocation='default' as unset)
         spec["refresh_volume_allocation"] = None
     _normalise_mode(spec)
+    _normalise_target_path(spec)
     _canonical_uuids(spec, "source.auth.secret.uuid")  # the options hold no pool uuid
     return normalize_pool_spec(spec)
 
 
 def _check_name(name, param):
-    """libvirt refuses an empty pool name and one with '/' (it names files after pools)."""
+    """libvirt names files after pools: no empty name, no '/', no control characters, not too long."""
     if not name or not name.strip():
         raise ParameterError(param, "the pool name cannot be empty")
     if "/" in name:
         raise ParameterError(param, "the pool name '%s' cannot contain '/'" % name)
+    check_text(name, param, what="the pool name")
+    size = len(name.encode("utf-8"))
+    if size > MAX_POOL_NAME_BYTES:
+        raise ParameterError(param, "the pool name is %d bytes long, libvirt stores at most %d bytes (UTF-8) "
+                                    "(its file /etc/libvirt/storage/<name>.xml)" % (size, MAX_POOL_NAME_BYTES))
 
 
 def canonical_uuid(value, param):
@@ -129,8 +147,6 @@ def _config_options(options):
 
 def _normalise_mode(spec):
     perms = spec.get("target", {}).get("permissions", {})
-    if isinstance(perms.get("mode"), bool):
-        raise ParameterError("target.permissions.mode", "expected an octal mode such as '0755', got a boolean")
     if "mode" in perms:
         try:
             perms["mode"] = normalize_mode(perms["mode"])
@@ -138,10 +154,18 @@ def _normalise_mode(spec):
             raise ParameterError("target.permissions.mode", str(exc))
 
 
+def _normalise_target_path(spec):
+    """The target directory as the path it names ('/tmp/../tmp/x/..' is /tmp), so that it compares and is
+    checked as what it is. Relative paths stay as written: validate_spec refuses them."""
+    target = spec.get("target") or {}
+    if target.get("path", "").startswith("/"):
+        target["path"] = posixpath.normpath(target["path"])
+
+
 def _spec_from_xml(params):
     try:
         spec = parse_pool_xml(params["xml"])
-    except PoolXMLError as exc:
+    except ValueError as exc:  # PoolXMLError, or a mode libvirt refuses
         raise ParameterError("xml", str(exc))
     if not spec.get("name"):
         raise ParameterError("xml", "the pool XML has no <name>")
@@ -150,6 +174,7 @@ def _spec_from_xml(params):
         raise ParameterError("name", "'%s' differs from the <name> '%s' in xml" % (params["name"], spec["name"]))
     if spec["type"] not in POOL_TYPES:
         raise ParameterError("xml", "unknown pool type '%s' (known: %s)" % (spec["type"], ", ".join(POOL_TYPES)))
+    _normalise_target_path(spec)
     _canonical_uuids(spec, "xml")
     return normalize_pool_spec(spec)
 
@@ -201,8 +226,8 @@ def validate_spec(spec, new, from_xml=False):
         raise ParameterError(where or "target", "pool type %s has no target (it is not a local path)" % row.name)
     if new and row.target == "required" and not (target or {}).get("path"):
         raise ParameterError(where or "target.path", "pool type %s requires it" % row.name)
-    if (target or {}).get("path") and not target["path"].startswith("/"):
-        raise ParameterError(where or "target.path", "'%s' is not an absolute path" % target["path"])
+    if (target or {}).get("path"):
+        _check_target_path(row, target["path"], where or "target.path")
     perms = (target or {}).get("permissions") or {}
     for field in ("owner", "group"):
         value = perms.get(field)
@@ -212,6 +237,18 @@ def validate_spec(spec, new, from_xml=False):
     for option in EXTRA_OPTIONS:
         if option in spec and not takes(row, option):
             raise ParameterError(where or option, "pool type %s does not take it" % row.name)
+
+
+def _check_target_path(row, path, param):
+    if not path.startswith("/"):
+        raise ParameterError(param, "'%s' is not an absolute path" % path)
+    # the pools whose backend builds and deletes the target directory (and deletes the volume files in it)
+    owns_directory = row.disk_type == "file" and supports(row, "build") and supports(row, "delete")
+    plain = "/" + posixpath.normpath(path).lstrip("/")  # '//tmp' is /tmp too
+    if owns_directory and plain in SYSTEM_DIRECTORIES:
+        raise ParameterError(param, "'%s' is a system directory: a %s pool builds (chown, chmod) and may delete "
+                                    "its target and the files in it; use a directory of its own such as "
+                                    "/var/lib/libvirt/images/<pool>" % (plain, row.name))
 
 
 def _check_counts(row, source, where):

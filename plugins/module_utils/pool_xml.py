@@ -79,19 +79,39 @@ def _bool_attr(value, what):
 
 
 def normalize_mode(mode):
-    """Return a permission mode as libvirt prints it ('0755'); accepts '755', '0o755', 493."""
+    """Return a permission mode as libvirt prints it ('0755'); accepts '755', '0o755', 493.
+
+    An integer is taken as its value (YAML reads an unquoted 0755 as 493). libvirt
+    refuses a mode with bits beyond 0777 ("malformed octal mode"), so a larger one
+    raises ValueError; for an integer the message explains the decimal reading
+    (an unquoted 777 is 0o1411).
+    """
+    if isinstance(mode, bool):
+        raise ValueError("expected an octal mode such as '0755', got a boolean")
     if isinstance(mode, int):
-        value = mode
-    else:
-        text = str(mode).strip().lower()
-        if text.startswith("0o"):
-            text = text[2:]
-        if not text or any(c not in "01234567" for c in text):
-            raise ValueError("%r is not an octal mode" % (mode,))
-        value = int(text, 8)
-    if value > 0o7777:
-        raise ValueError("%r is larger than 07777" % (mode,))
+        if mode < 0:
+            raise ValueError("%d is not a mode (negative)" % mode)
+        if mode > 0o777:
+            raise ValueError("%d was read as a decimal YAML integer (= 0o%o): quote it (%s); libvirt refuses "
+                             "modes beyond 0777" % (mode, mode, _quoted_mode_hint(mode)))
+        return "%04o" % mode
+    text = str(mode).strip().lower()
+    if text.startswith("0o"):
+        text = text[2:]
+    if not text or any(c not in "01234567" for c in text):
+        raise ValueError("%r is not an octal mode" % (mode,))
+    value = int(text, 8)
+    if value > 0o777:
+        raise ValueError("%r has bits beyond 0777 (setuid, setgid or sticky), which libvirt refuses" % (mode,))
     return "%04o" % value
+
+
+def _quoted_mode_hint(number):
+    """"'0777'" for 777: the quoted mode the user probably meant by an unquoted decimal integer."""
+    digits = str(number)
+    if all(c in "01234567" for c in digits) and int(digits, 8) <= 0o777:
+        return "'0%s'" % digits.lstrip("0")
+    return "an octal string such as '0755'"
 
 
 def _text(element, path):

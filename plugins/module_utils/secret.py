@@ -29,6 +29,7 @@ from ansible_collections.virtops.storage.plugins.module_utils.connection import 
 from ansible_collections.virtops.storage.plugins.module_utils.converge import Action, Converger
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, UnsafeActionError)
+from ansible_collections.virtops.storage.plugins.module_utils.params import check_text
 from ansible_collections.virtops.storage.plugins.module_utils.pool_spec import canonical_uuid
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import DISK_SECRET_TYPES
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import parse_pool_xml
@@ -238,7 +239,7 @@ class SecretConverger(Converger):
             raise ParameterError("usage_type", "name the secret by usage_type and usage_id, or by uuid")
         usage_type, usage_id = usage or (None, None)
         if params.get("description") is not None:
-            _check_text(params["description"], "description")
+            check_text(params["description"], "description", one_line=False)
         self.value = decode_value(params)
         if self.value is not None:
             self.module.no_log_values.update(value_forms(self.value))
@@ -502,21 +503,13 @@ def _check_usage_id(usage_type, usage_id):
     """The usage id libvirt's schema accepts for ``usage_type``."""
     if usage_id is None or not usage_id.strip():
         raise ParameterError("usage_id", "required with usage_type %s: %s" % (usage_type, USAGE_TYPES[usage_type][1]))
-    _check_text(usage_id, "usage_id", allowed="")
+    check_text(usage_id, "usage_id")
     if usage_type == "volume" and (not usage_id.startswith("/") or len(usage_id) < 2):
         raise ParameterError("usage_id", "a volume secret's usage id is the absolute path of the volume, not '%s'"
                              % usage_id)
     if usage_type != "volume" and "/" in usage_id:
         raise ParameterError("usage_id", "'%s' cannot contain '/' (libvirt's schema for %s usage ids)" % (
             usage_id, usage_type))
-
-
-def _check_text(text, param, allowed="\t\n"):
-    """XML holds no control characters (a usage id not even a line break): refuse them before libvirt is asked."""
-    bad = sorted(set(c for c in text if (ord(c) < 32 or ord(c) == 127) and c not in allowed))
-    if bad:
-        rule = "must not contain control characters" if "\n" in allowed else "must be one line without control characters"
-        raise ParameterError(param, "%s (found %s)" % (rule, ", ".join("U+%04X" % ord(c) for c in bad)))
 
 
 # ---------------------------------------------------------------- info

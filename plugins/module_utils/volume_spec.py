@@ -14,6 +14,7 @@ import re
 
 from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError
 from ansible_collections.virtops.storage.plugins.module_utils.image_import import parse_checksum
+from ansible_collections.virtops.storage.plugins.module_utils.params import check_text
 from ansible_collections.virtops.storage.plugins.module_utils.pool_spec import MAX_ID, canonical_uuid
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import supports
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import normalize_mode
@@ -28,6 +29,8 @@ _SOURCES = ("clone_from", "import_from", "backing_store")
 # image formats qemu-img reads (an import source)
 IMAGE_FORMATS = ("raw", "qcow2", "qcow", "qed", "vmdk", "vdi", "vpc", "vhdx", "dmg", "cloop", "bochs", "parallels", "luks")
 _NAME = re.compile(r"^[^/]+$")
+# a volume of a file pool is a file, of a disk pool a partition device, named after it (NAME_MAX)
+MAX_FILE_NAME_BYTES = 255
 
 
 def desired_from_params(params):
@@ -38,8 +41,10 @@ def desired_from_params(params):
     name = params.get("name")
     if name is not None and not name:
         raise ParameterError("name", "cannot be empty")
-    if name is not None and (not _NAME.match(name) or name in (".", "..")):
-        raise ParameterError("name", "'%s' is not a volume name (no '/', not . or ..)" % name)
+    if name is not None:
+        check_text(name, "name", what="a volume name")
+        if not _NAME.match(name) or name in (".", ".."):
+            raise ParameterError("name", "'%s' is not a volume name (no '/', not . or ..)" % name)
     for key in ("capacity", "allocation", "cluster_size"):
         desired[key] = to_bytes(params[key], key) if params.get(key) is not None else None
     if desired["capacity"] == 0:
@@ -55,6 +60,10 @@ def desired_from_params(params):
         desired[key] = params.get(key)
     if desired["import_from"] and desired["import_from"].get("checksum"):
         parse_checksum(desired["import_from"]["checksum"])
+    if desired["import_from"] and desired["import_from"].get("timeout") is not None \
+            and desired["import_from"]["timeout"] < 1:
+        raise ParameterError("import_from.timeout", "%d is no timeout: give at least 1 second"
+                             % desired["import_from"]["timeout"])
     if desired["import_from"] and desired["import_from"].get("format") not in (None,) + IMAGE_FORMATS:
         raise ParameterError("import_from.format", "'%s' is not an image format qemu-img reads (%s)" % (
             desired["import_from"]["format"], ", ".join(IMAGE_FORMATS)))
@@ -108,6 +117,15 @@ def _encryption(encryption):
     return {"format": encryption.get("format") or "luks", "secret": secret}
 
 
+def _check_name_length(name, row):
+    """A file or partition named after the volume holds at most 255 bytes (UTF-8) in its name."""
+    size = len((name or "").encode("utf-8"))
+    if (row.disk_type == "file" or row.volume_naming == "partition") and size > MAX_FILE_NAME_BYTES:
+        raise ParameterError("name", "the volume name is %d bytes long; a volume of a %s pool is a file named "
+                                     "after it, which holds at most %d bytes (UTF-8)"
+                             % (size, row.name, MAX_FILE_NAME_BYTES))
+
+
 def effective_format(desired, row):
     """Return the format the new volume gets: declared, qcow2 over a backing file, or None (libvirt's default)."""
     if desired["format"]:
@@ -119,6 +137,7 @@ def effective_format(desired, row):
 
 def check_against_pool(desired, row, pool_name, new):
     """Raise ParameterError for options pool type ``row`` cannot honour (before libvirt is asked)."""
+    _check_name_length(desired["name"], row)
     fmt = desired["format"]
     if fmt is not None:
         if not row.volume_formats:

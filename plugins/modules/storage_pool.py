@@ -37,6 +37,8 @@ options:
     description:
       - Name of the pool.
       - Required unless O(xml) is given, which then holds the name.
+      - At most 247 bytes (UTF-8), without C(/) or control characters (libvirt saves the pool as
+        C(/etc/libvirt/storage/<name>.xml), writing C(<name>.xml.new) first).
     type: str
   type:
     description:
@@ -254,6 +256,12 @@ options:
         description:
           - Directory (dir, fs, netfs, vstorage) or device directory (C(/dev), C(/dev/disk/by-path))
             of the pool. Required to define those types; logical and zfs pools derive it.
+          - Taken as the directory it names (C(/srv/a/../b/) is C(/srv/b)).
+          - dir, fs, netfs and vstorage pools build (chown, chmod) and may delete their target, and
+            O(delete_volumes) deletes the files in it, so a system directory is refused as their target,
+            that is C(/), C(/tmp), C(/var/tmp), C(/dev), C(/proc), C(/sys), C(/run), C(/etc), C(/usr), C(/var),
+            C(/boot), C(/home), C(/root), C(/bin), C(/sbin), C(/lib), C(/lib64), C(/opt), C(/srv),
+            C(/var/lib) and C(/var/lib/libvirt) (C(/var/lib/libvirt/images) is fine).
           - For dir, fs and netfs pools that are built or started, a path that exists must be a
             directory; another dir pool cannot have the same path.
         type: path
@@ -262,7 +270,10 @@ options:
         type: dict
         suboptions:
           mode:
-            description: Octal mode; quote it (V('0755')) so YAML does not read it as a decimal number.
+            description:
+              - Octal mode up to V('0777') (libvirt refuses setuid, setgid and sticky bits); quote it (V('0755')).
+              - An integer is its value. YAML reads an unquoted V(0755) as 493 (mode 0755) but V(777) as the decimal
+                777 (0o1411), which is refused with a hint to quote it.
             type: raw
           owner:
             description: Numeric user id.
@@ -470,10 +481,10 @@ diff:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtops.storage.plugins.module_utils.connection import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.virtops.storage.plugins.module_utils.converge import run_module
+from ansible_collections.virtops.storage.plugins.module_utils.params import OptionNamingModule
 from ansible_collections.virtops.storage.plugins.module_utils.pool import PoolConverger
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import POOL_TYPE_NAMES
 
@@ -517,28 +528,30 @@ DEFINITION_OPTIONS = ("type", "source", "target", "mount_options", "config_optio
                       "refresh_volume_allocation")
 
 
+ARGUMENT_SPEC = dict(
+    name=dict(type="str"),
+    type=dict(type="str", choices=list(POOL_TYPE_NAMES)),
+    xml=dict(type="str"),
+    state=dict(type="str", default="present", choices=["present", "active", "inactive", "absent"]),
+    autostart=dict(type="bool"),
+    build=dict(type="bool", default=True),
+    overwrite=dict(type="bool", default=False),
+    restart=dict(type="bool", default=False),
+    delete_storage=dict(type="bool", default=False),
+    delete_volumes=dict(type="bool", default=False),
+    source=dict(type="dict", options=SOURCE_SPEC),
+    target=dict(type="dict", options=TARGET_SPEC),
+    mount_options=dict(type="list", elements="str"),
+    config_options=dict(type="dict"),
+    cow=dict(type="bool"),
+    refresh_volume_allocation=dict(type="str", choices=["default", "capacity"]),
+)
+ARGUMENT_SPEC.update(CONNECTION_ARGUMENT_SPEC)
+
+
 def main():
-    argument_spec = dict(
-        name=dict(type="str"),
-        type=dict(type="str", choices=list(POOL_TYPE_NAMES)),
-        xml=dict(type="str"),
-        state=dict(type="str", default="present", choices=["present", "active", "inactive", "absent"]),
-        autostart=dict(type="bool"),
-        build=dict(type="bool", default=True),
-        overwrite=dict(type="bool", default=False),
-        restart=dict(type="bool", default=False),
-        delete_storage=dict(type="bool", default=False),
-        delete_volumes=dict(type="bool", default=False),
-        source=dict(type="dict", options=SOURCE_SPEC),
-        target=dict(type="dict", options=TARGET_SPEC),
-        mount_options=dict(type="list", elements="str"),
-        config_options=dict(type="dict"),
-        cow=dict(type="bool"),
-        refresh_volume_allocation=dict(type="str", choices=["default", "capacity"]),
-    )
-    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
-    module = AnsibleModule(
-        argument_spec=argument_spec,
+    module = OptionNamingModule(
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
         required_one_of=[("name", "xml")],
         mutually_exclusive=[("xml", option) for option in DEFINITION_OPTIONS],

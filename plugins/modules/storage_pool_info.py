@@ -118,17 +118,19 @@ pools:
       returned: success
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtops.storage.plugins.module_utils.connection import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.virtops.storage.plugins.module_utils.converge import run_module
+from ansible_collections.virtops.storage.plugins.module_utils.params import OptionNamingModule
 from ansible_collections.virtops.storage.plugins.module_utils.pool import PoolInfoReader
 
 
+ARGUMENT_SPEC = dict(name=dict(type="str"))
+ARGUMENT_SPEC.update(CONNECTION_ARGUMENT_SPEC)
+
+
 def main():
-    argument_spec = dict(name=dict(type="str"))
-    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = OptionNamingModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     run_module(module, PoolInfoReader)
 
 

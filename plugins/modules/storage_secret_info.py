@@ -114,23 +114,25 @@ secrets:
           returned: success
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtops.storage.plugins.module_utils.connection import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.virtops.storage.plugins.module_utils.converge import run_module
+from ansible_collections.virtops.storage.plugins.module_utils.params import OptionNamingModule
 from ansible_collections.virtops.storage.plugins.module_utils.secret import SecretInfoReader
 from ansible_collections.virtops.storage.plugins.module_utils.secret_xml import USAGE_TYPES
 
 
+ARGUMENT_SPEC = dict(
+    uuid=dict(type="str"),
+    usage_type=dict(type="str", choices=sorted(USAGE_TYPES)),
+    usage_id=dict(type="str"),
+)
+ARGUMENT_SPEC.update(CONNECTION_ARGUMENT_SPEC)
+
+
 def main():
-    argument_spec = dict(
-        uuid=dict(type="str"),
-        usage_type=dict(type="str", choices=sorted(USAGE_TYPES)),
-        usage_id=dict(type="str"),
-    )
-    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, required_together=[("usage_type", "usage_id")],
-                           supports_check_mode=True)
+    module = OptionNamingModule(argument_spec=ARGUMENT_SPEC, required_together=[("usage_type", "usage_id")],
+                                supports_check_mode=True)
     run_module(module, SecretInfoReader)
 
 

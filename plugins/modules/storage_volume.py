@@ -48,6 +48,8 @@ options:
         V(nvme0n1p3), V(loop2p3)); a new one must get the next partition name. Leave O(name) unset to
         let the module pick it (a new partition is then created on every run), or give that name; a
         wrong one is refused before parted runs.
+      - No control characters. A volume of a dir, fs, netfs, vstorage or disk pool is a file or partition
+        named after it, so there its name holds at most 255 bytes (UTF-8).
     type: str
   state:
     description: V(present) creates or converges the volume, V(absent) deletes it.
@@ -88,7 +90,10 @@ options:
     type: dict
     suboptions:
       mode:
-        description: Octal mode, as a quoted string (V('0600')).
+        description:
+          - Octal mode as a quoted string (V('0600')), as for
+            O(virtops.storage.storage_pool#module:target.permissions.mode). Beyond V('0777') it is refused, and so
+            is an unquoted V(600) (a decimal integer, 0o1130).
         type: raw
       owner:
         description: Numeric user id.
@@ -180,7 +185,7 @@ options:
         type: bool
         default: true
       timeout:
-        description: Timeout of the download, in seconds.
+        description: Timeout of the download, in seconds (at least 1).
         type: int
         default: 60
   reimport:
@@ -448,51 +453,53 @@ diff:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtops.storage.plugins.module_utils.connection import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.virtops.storage.plugins.module_utils.converge import run_module
+from ansible_collections.virtops.storage.plugins.module_utils.params import OptionNamingModule
 from ansible_collections.virtops.storage.plugins.module_utils.volume import (
     DISK_OPTIONS_SPEC, WIPE_ALGORITHMS, VolumeConverger)
 from ansible_collections.virtops.storage.plugins.module_utils.volume_spec import PREALLOCATIONS, QCOW2_COMPATS
 
 
+ARGUMENT_SPEC = dict(
+    pool=dict(type="str", required=True),
+    name=dict(type="str"),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    capacity=dict(type="raw"),
+    allocation=dict(type="raw"),
+    format=dict(type="str"),
+    preallocation=dict(type="str", choices=list(PREALLOCATIONS)),
+    permissions=dict(type="dict", options=dict(
+        mode=dict(type="raw"), owner=dict(type="int"), group=dict(type="int"), label=dict(type="str"))),
+    compat=dict(type="str", choices=list(QCOW2_COMPATS)),
+    lazy_refcounts=dict(type="bool"),
+    cluster_size=dict(type="raw"),
+    nocow=dict(type="bool"),
+    backing_store=dict(type="dict", options=dict(
+        path=dict(type="path"), pool=dict(type="str"), name=dict(type="str"),
+        format=dict(type="str", required=True))),
+    clone_from=dict(type="dict", options=dict(pool=dict(type="str"), name=dict(type="str", required=True))),
+    import_from=dict(type="dict", options=dict(
+        src=dict(type="str", required=True), checksum=dict(type="str"), format=dict(type="str"),
+        validate_certs=dict(type="bool", default=True), timeout=dict(type="int", default=60))),
+    reimport=dict(type="bool", default=False),
+    # names a libvirt secret (uuid or usage); the passphrase itself never passes through here
+    encryption=dict(type="dict", no_log=False, options=dict(
+        format=dict(type="str", default="luks", choices=["luks"]),
+        secret=dict(type="dict", required=True, no_log=False, options=dict(
+            uuid=dict(type="str"), usage=dict(type="str"))))),
+    allow_shrink=dict(type="bool", default=False),
+    allow_in_use=dict(type="bool", default=False),
+    wipe=dict(type="bool", default=False),
+    wipe_algorithm=dict(type="str", choices=list(WIPE_ALGORITHMS)),
+    disk=dict(type="dict", options=DISK_OPTIONS_SPEC),
+)
+ARGUMENT_SPEC.update(CONNECTION_ARGUMENT_SPEC)
+
+
 def main():
-    argument_spec = dict(
-        pool=dict(type="str", required=True),
-        name=dict(type="str"),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        capacity=dict(type="raw"),
-        allocation=dict(type="raw"),
-        format=dict(type="str"),
-        preallocation=dict(type="str", choices=list(PREALLOCATIONS)),
-        permissions=dict(type="dict", options=dict(
-            mode=dict(type="raw"), owner=dict(type="int"), group=dict(type="int"), label=dict(type="str"))),
-        compat=dict(type="str", choices=list(QCOW2_COMPATS)),
-        lazy_refcounts=dict(type="bool"),
-        cluster_size=dict(type="raw"),
-        nocow=dict(type="bool"),
-        backing_store=dict(type="dict", options=dict(
-            path=dict(type="path"), pool=dict(type="str"), name=dict(type="str"),
-            format=dict(type="str", required=True))),
-        clone_from=dict(type="dict", options=dict(pool=dict(type="str"), name=dict(type="str", required=True))),
-        import_from=dict(type="dict", options=dict(
-            src=dict(type="str", required=True), checksum=dict(type="str"), format=dict(type="str"),
-            validate_certs=dict(type="bool", default=True), timeout=dict(type="int", default=60))),
-        reimport=dict(type="bool", default=False),
-        # names a libvirt secret (uuid or usage); the passphrase itself never passes through here
-        encryption=dict(type="dict", no_log=False, options=dict(
-            format=dict(type="str", default="luks", choices=["luks"]),
-            secret=dict(type="dict", required=True, no_log=False, options=dict(
-                uuid=dict(type="str"), usage=dict(type="str"))))),
-        allow_shrink=dict(type="bool", default=False),
-        allow_in_use=dict(type="bool", default=False),
-        wipe=dict(type="bool", default=False),
-        wipe_algorithm=dict(type="str", choices=list(WIPE_ALGORITHMS)),
-        disk=dict(type="dict", options=DISK_OPTIONS_SPEC),
-    )
-    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = OptionNamingModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     run_module(module, VolumeConverger)
 
 

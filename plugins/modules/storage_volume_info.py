@@ -133,21 +133,23 @@ volumes:
       returned: success
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtops.storage.plugins.module_utils.connection import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.virtops.storage.plugins.module_utils.converge import run_module
+from ansible_collections.virtops.storage.plugins.module_utils.params import OptionNamingModule
 from ansible_collections.virtops.storage.plugins.module_utils.volume import DISK_OPTIONS_SPEC, VolumeInfoReader
 
 
+ARGUMENT_SPEC = dict(
+    pool=dict(type="str", required=True),
+    name=dict(type="str"),
+    disk=dict(type="dict", options=DISK_OPTIONS_SPEC),
+)
+ARGUMENT_SPEC.update(CONNECTION_ARGUMENT_SPEC)
+
+
 def main():
-    argument_spec = dict(
-        pool=dict(type="str", required=True),
-        name=dict(type="str"),
-        disk=dict(type="dict", options=DISK_OPTIONS_SPEC),
-    )
-    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = OptionNamingModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     run_module(module, VolumeInfoReader)
 
 

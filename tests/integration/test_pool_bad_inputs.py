@@ -14,15 +14,15 @@ import uuid
 
 import pytest
 
-from .conftest import URI, assert_refused, pool_exists, pool_info, run_module, virsh
+from .conftest import URI, assert_refused, pool_exists, pool_info, remove_pool, run_module, virsh
 
 UUID = "2ec115d7-3a88-3ceb-bc12-0ac909a6fd87"
 WWNN, WWPN = "20000000c9831b4b", "10000000c9831b4b"
 
 
 def pools_named(prefix):
-    """The pools (defined or transient) whose name starts with ``prefix``."""
-    return [n for n in virsh("pool-list", "--all", "--name").split() if n.startswith(prefix)]
+    """The pools (defined or transient) whose name holds ``prefix`` (a list turned into a name starts with '[')."""
+    return [n for n in virsh("pool-list", "--all", "--name").splitlines() if prefix in n]
 
 
 # ---------------------------------------------------------------- stateless cases
@@ -134,7 +134,7 @@ CASES = [
     ("auth-secret-not-uuid", _iscsi(auth={"type": "chap", "username": "u", "secret": {"uuid": "not-a-uuid"}}),
      "source.auth.secret.uuid", "is not a UUID", True),
     ("auth-without-username", _iscsi(auth={"type": "chap", "username": "", "secret": {"usage": "s"}}),
-     "source.auth.username", "needs a username", True),
+     "source.auth.username", "cannot be empty", True),
     # hosts and devices
     ("port-0", _netfs(hosts=[{"name": "nfs", "port": 0}]), "source.hosts.port", "is not a TCP port", True),
     ("port-70000", _iscsi(hosts=[{"name": "san", "port": 70000}]), "source.hosts.port", "is not a TCP port", True),
@@ -159,7 +159,7 @@ CASES = [
     ("mode-rwx", _dir(target={"path": "/srv/never", "permissions": {"mode": "rwx"}}), "target.permissions.mode",
      "is not an octal mode", True),
     ("mode-too-large", _dir(target={"path": "/srv/never", "permissions": {"mode": "17777"}}),
-     "target.permissions.mode", "larger than 07777", True),
+     "target.permissions.mode", "beyond 0777", True),
     ("mode-boolean", _dir(target={"path": "/srv/never", "permissions": {"mode": True}}),
      "target.permissions.mode", "boolean", True),
     ("owner-negative", _dir(target={"path": "/srv/never", "permissions": {"owner": -5}}),
@@ -211,6 +211,78 @@ CASES = [
     ("delete-storage-with-state-active", _dir(state="active", delete_storage=True, delete_volumes=True),
      "delete_storage", "only applies with state: absent", True),
     # a type the daemon lacks
+    # modes libvirt refuses ("malformed octal mode": bits beyond 0777), and YAML's decimal integers
+    ("mode-int-777", _dir(target={"path": "/srv/never", "permissions": {"mode": 777}}),
+     "target.permissions.mode", "777 was read as a decimal YAML integer (= 0o1411): quote it ('0777')", True),
+    ("mode-int-1000", _dir(target={"path": "/srv/never", "permissions": {"mode": 1000}}),
+     "target.permissions.mode", "decimal YAML integer", True),
+    ("mode-int-octal-sticky", _dir(target={"path": "/srv/never", "permissions": {"mode": 0o1777}}),
+     "target.permissions.mode", "beyond 0777", True),
+    ("mode-string-sticky", _dir(target={"path": "/srv/never", "permissions": {"mode": "1777"}}),
+     "target.permissions.mode", "beyond 0777", True),
+    ("mode-string-setuid", _dir(target={"path": "/srv/never", "permissions": {"mode": "04755"}}),
+     "target.permissions.mode", "beyond 0777", True),
+    ("mode-int-negative", _dir(target={"path": "/srv/never", "permissions": {"mode": -1}}),
+     "target.permissions.mode", "not a mode", True),
+    ("mode-list", _dir(target={"path": "/srv/never", "permissions": {"mode": ["0755"]}}),
+     "target.permissions.mode", "is not an octal mode", True),
+    # lists and dicts where a string belongs (AnsibleModule would turn them into their repr)
+    ("name-list", _dir(name=["NAME", "b"]), "name", "a string, not a list", True),
+    ("name-dict", _dir(name={"NAME": "NAME"}), "name", "a string, not a dict", True),
+    ("xml-dict", dict(name=None, xml={"pool": "NAME"}), "xml", "a string, not a dict", True),
+    ("source-dir-list", _netfs(dir=["/export", "/other"]), "source.dir", "a string, not a list", True),
+    ("source-name-dict", _rbd(source={"hosts": [{"name": "mon1"}], "name": {"rbd": 1}}), "source.name",
+     "a string, not a dict", True),
+    ("host-name-list", _iscsi(hosts=[{"name": ["san", "san2"]}]), "source.hosts.name", "a string, not a list",
+     True),
+    ("second-host-name-dict", _rbd(source={"hosts": [{"name": "a"}, {"name": {"b": 1}}], "name": "r"}),
+     "source.hosts.name", "a string, not a dict", True),
+    ("device-path-list", _iscsi(devices=[{"path": ["iqn.2024-01.com.example:t"]}]), "source.devices.path",
+     "a string, not a list", True),
+    ("auth-username-list", _iscsi(auth={"type": "chap", "username": ["u"], "secret": {"usage": "s"}}),
+     "source.auth.username", "a string, not a list", True),
+    ("auth-secret-usage-dict", _iscsi(auth={"type": "chap", "username": "u", "secret": {"usage": {"a": 1}}}),
+     "source.auth.secret.usage", "a string, not a dict", True),
+    ("adapter-name-list", _scsi(type="scsi_host", name=["host0"]), "source.adapter.name", "a string, not a list",
+     True),
+    ("adapter-wwnn-list", _scsi(type="fc_host", wwnn=[WWNN], wwpn=WWPN), "source.adapter.wwnn",
+     "a string, not a list", True),
+    ("initiator-iqn-dict", _iscsi(initiator_iqn={"iqn": 1}), "source.initiator_iqn", "a string, not a dict", True),
+    ("target-path-list", _dir(target={"path": ["/srv/never"]}), "target.path", "a string, not a list", True),
+    ("permissions-label-list", _dir(target={"path": "/srv/never", "permissions": {"label": ["a", "b"]}}),
+     "target.permissions.label", "a string, not a list", True),
+    ("mount-option-list", _fs(mount_options=["noatime", ["ro"]]), "mount_options", "a string, not a list", True),
+    ("uri-list", _dir(uri=["qemu:///system"]), "uri", "a string, not a list", True),
+    # names libvirt cannot store (as /etc/libvirt/storage/<name>.xml) or that hold control characters
+    ("name-300-characters", _dir(name="NAME" + "x" * 300), "name", "bytes", True),
+    # 135 characters, 255 bytes in UTF-8
+    ("name-255-bytes-utf8", _dir(name="NAME" + "\u00e9" * 120), "name", "at most 247 bytes", True),
+    ("name-newline", _dir(name="NAME\nx"), "name", "control characters", True),
+    ("name-tab", _dir(name="NAME\tx"), "name", "control characters", True),
+    ("name-escape", _dir(name="NAME\x1b[31m"), "name", "control characters", True),
+    ("name-delete-character", _dir(name="NAME\x7f"), "name", "control characters", True),
+    ("xml-name-newline", dict(name=None, xml=_xml("dir", "NAME&#10;x", "<target><path>/srv/never</path></target>")),
+     "xml", "control characters", True),
+    ("xml-name-too-long", dict(name=None, xml=_xml("dir", "NAME" + "z" * 300,
+                                                   "<target><path>/srv/never</path></target>")),
+     "xml", "bytes", True),
+    # targets that are system directories: a build would chmod them, delete_storage remove them,
+    # delete_volumes empty them
+    ("target-root", _dir(target={"path": "/"}), "target.path", "system directory", True),
+    ("target-tmp-in-disguise", _dir(target={"path": "/tmp/../tmp/x/.."}), "target.path",
+     "'/tmp' is a system directory", True),
+    ("target-etc-trailing-slash", _dir(target={"path": "/etc/"}), "target.path", "'/etc' is a system directory",
+     True),
+    ("target-var-lib-libvirt", _dir(target={"path": "/var/lib/libvirt"}), "target.path", "system directory", True),
+    ("target-usr-double-slash", _dir(target={"path": "/usr//"}), "target.path", "'/usr' is a system directory",
+     True),
+    ("target-home-dot", _dir(target={"path": "/home/./"}), "target.path", "'/home' is a system directory", True),
+    ("target-var-tmp-fs", _fs(target={"path": "/var/tmp"}), "target.path", "system directory", True),
+    ("target-dev-netfs", dict(_netfs(), target={"path": "/dev"}), "target.path", "system directory", True),
+    ("target-boot-no-build", _dir(target={"path": "/boot"}, state="active"), "target.path", "system directory",
+     True),
+    ("xml-target-tmp", dict(name=None, xml=_xml("dir", "NAME", "<target><path>/tmp/</path></target>")), "xml",
+     "system directory", True),
     ("unsupported-type-vstorage", dict(type="vstorage", source={"name": "cluster1"},
                                        target={"path": "/srv/never"}),
      "type", "pool type vstorage is not supported by the libvirt daemon", True),
@@ -232,18 +304,41 @@ def test_enough_cases():
     assert len(set(c[0] for c in CASES)) == len(CASES)
 
 
-@pytest.mark.parametrize("args, param, fragment, ours", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input(args, param, fragment, ours, prefix, pools):
+PARAMS = [pytest.param(c[1:], check, id=c[0] + ("-check" if check else "")) for c in CASES for check in (False, True)]
+
+
+@pytest.mark.parametrize("case, check", PARAMS)
+def test_bad_input(case, check, prefix, pools):
+    args, param, fragment, ours = case
     name = prefix + "bad"
     pools.append(name)
     args = _substitute(dict({"name": "NAME"}, **args), name)
     if args.get("name") is None:
         del args["name"]
     assert pools_named(prefix) == []
-    result = run_module("storage_pool", args)
-    assert_refused(result, param, fragment, ours)
-    assert not pool_exists(name)
-    assert pools_named(prefix) == []  # nothing else either (a name from the xml, a slash name)
+    try:
+        result = run_module("storage_pool", args, check=check)
+        assert_refused(result, param, fragment, ours)
+        assert not pool_exists(name)
+        assert pools_named(prefix) == []  # nothing else either (a name from the xml, a slash name, a list)
+    finally:
+        for leftover in pools_named(prefix):
+            remove_pool(leftover)
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["real", "check"])
+def test_pool_name_length_limit(check, prefix, pools):
+    """247 bytes is the longest pool name libvirt can save (/etc/libvirt/storage/<name>.xml.new): one more is
+    refused naming ``name``, before anything is defined."""
+    longest = prefix + "x" * (247 - len(prefix))
+    pools.append(longest)
+    args = dict(type="dir", target={"path": "/var/lib/virtops-never"}, build=False)
+    result = run_module("storage_pool", dict(args, name=longest + "x"), check=check)
+    assert_refused(result, "name", "at most 247 bytes")
+    assert pools_named(prefix) == []
+    result = run_module("storage_pool", dict(args, name=longest), check=check)
+    assert not result.get("failed") and result["changed"] is True, result
+    assert pool_exists(longest) is not check
 
 
 def test_unreachable_uri_fails_fast(prefix, pools):
@@ -358,3 +453,41 @@ def test_uri_names_the_daemon_it_checked(prefix, pools):
                                          "target": {"path": "/srv/never"}})
     assert_refused(result, "type", "at %s" % URI)
     assert not pool_exists(name)
+
+
+# ---------------------------------------------------------------- spellings that are right
+
+def _target_of(name):
+    xml = virsh("pool-dumpxml", "--inactive", name)
+    return xml.split("<path>", 1)[1].split("</path>", 1)[0], xml
+
+
+def test_target_path_is_normalised(prefix, pools, workdir):
+    """A target written with '..', '.' and a trailing slash is the directory it names: defined as such, and
+    the plain spelling afterwards changes nothing."""
+    name = prefix + "norm"
+    pools.append(name)
+    plain = os.path.join(workdir, "images")
+    winding = workdir + "/other/../././images/"
+    result = run_module("storage_pool", {"name": name, "type": "dir", "target": {"path": winding}})
+    assert not result.get("failed") and result["changed"] is True, result
+    assert _target_of(name)[0] == plain
+    assert os.path.isdir(plain) and not os.path.exists(os.path.join(workdir, "other"))
+    for path in (winding, plain, plain + "/"):
+        for check in (True, False):
+            result = run_module("storage_pool", {"name": name, "type": "dir", "target": {"path": path}}, check=check)
+            assert not result.get("failed") and result["changed"] is False, (path, result)
+
+
+def test_integer_mode_is_its_value(prefix, pools, workdir):
+    """YAML 0755 reaches the module as the integer 493: that is mode 0755, for the pool as in the quoted form."""
+    name = prefix + "intmode"
+    pools.append(name)
+    args = {"name": name, "type": "dir", "target": {"path": os.path.join(workdir, "p"), "permissions": {"mode": 0o755}}}
+    result = run_module("storage_pool", args)
+    assert not result.get("failed") and result["changed"] is True, result
+    assert "<mode>0755</mode>" in _target_of(name)[1]
+    for mode in (0o755, "0755", "755"):
+        args["target"]["permissions"]["mode"] = mode
+        result = run_module("storage_pool", args)
+        assert not result.get("failed") and result["changed"] is False, (mode, result)

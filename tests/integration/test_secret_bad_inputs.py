@@ -146,13 +146,25 @@ def _forms(data):
     return forms
 
 
+def _texts(value):
+    """The strings in a value as typed: itself, or the keys and items of a list or dict (a value given as one)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for key, item in value.items() for text in _texts(key) + _texts(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _texts(item)]
+    return []
+
+
 def leak_forms(args):
     """Every spelling of the values ``args`` carry: value, value_b64 as typed, and what value_b64 decodes to."""
     forms = set()
-    if args.get("value"):
-        forms |= _forms(args["value"].encode("utf-8"))
-    text = args.get("value_b64")
-    if text and text.strip():
+    for text in _texts(args.get("value")):
+        forms |= _forms(text.encode("utf-8"))
+    for text in _texts(args.get("value_b64")):
+        if not text.strip():
+            continue
         forms |= _forms(text.encode("utf-8"))
         try:  # leniently: what a careless decoder would have made of it
             forms |= _forms(base64.b64decode("".join(text.split()) + "==="))
@@ -269,6 +281,27 @@ CASES = [
      "cannot connect to libvirt at uri qemu:///nonexistent-xyz", True),
     ("uri-nonexistent-absent", SECRET, _open(state="absent", uri="qemu:///nonexistent-xyz"), ("uri",),
      "qemu:///nonexistent-xyz", True),
+    # lists and dicts where a string belongs (AnsibleModule would turn them into their repr, and a value's repr
+    # would become the secret)
+    ("value-list-new", SECRET, _new(value=["@VALUE", "@VALUE"]), ("value",), "a string, not a list", True),
+    ("value-dict-existing", SECRET, _open(value={"@VALUE": "@VALUE"}, update_value="always"), ("value",),
+     "a string, not a dict", True),
+    ("value-b64-list", SECRET, _new(value_b64=["@B64VALUE"]), ("value_b64",), "a string, not a list", True),
+    ("usage-id-list", SECRET, _new(usage_id=["@Pnew"], value="@VALUE"), ("usage_id",), "a string, not a list", True),
+    ("usage-id-dict-absent", SECRET, dict(usage_type="ceph", usage_id={"@OPEN_ID": 1}, state="absent"),
+     ("usage_id",), "a string, not a dict", True),
+    ("uuid-list", SECRET, dict(uuid=["@NEW"], usage_type="ceph", usage_id="@Pnew", value="@VALUE"), ("uuid",),
+     "a string, not a list", True),
+    ("description-list", SECRET, _new(description=["a", "b"], value="@VALUE"), ("description",),
+     "a string, not a list", True),
+    ("description-dict-existing", SECRET, _open(description={"a": "b"}), ("description",), "a string, not a dict",
+     True),
+    ("uri-list", SECRET, _new(value="@VALUE", uri=["qemu:///system"]), ("uri",), "a string, not a list", True),
+    ("description-control-character", SECRET, _new(description="a\x07b", value="@VALUE"), ("description",),
+     "must not contain control characters", True),
+    ("info-usage-id-list", INFO, dict(usage_type="ceph", usage_id=["@OPEN_ID"]), ("usage_id",),
+     "a string, not a list", True),
+    ("info-uuid-dict", INFO, dict(uuid={"@OPEN": 1}), ("uuid",), "a string, not a dict", True),
     # storage_secret_info
     ("info-uuid-not-a-uuid", INFO, dict(uuid="not-a-uuid"), ("uuid",), "is not a UUID", True),
     ("info-uuid-1234", INFO, dict(uuid="1234"), ("uuid",), "'1234' is not a UUID", True),

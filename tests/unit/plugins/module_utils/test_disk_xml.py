@@ -8,8 +8,8 @@ import pytest
 from lxml import etree
 
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import (
-    build_disk_element, build_disk_xml, disk_uses, domain_disks, guest_disk, lun_of, network_source,
-    parse_disk_element, volume_references)
+    build_disk_element, build_disk_xml, check_disk_options, disk_uses, domain_disks, guest_disk, lun_of,
+    network_source, parse_disk_element, volume_references)
 from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import POOL_TYPES, pool_type
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import build_pool_xml, parse_pool_xml
@@ -768,3 +768,49 @@ def test_an_iscsi_lun_that_is_no_lun_has_no_network_name():
     references = volume_references(*case("iscsi", name="not-a-lun"))
     assert references["network"] == set()
     assert references["paths"] == {CASES["iscsi"][1]["path"]}
+
+
+# ---------------------------------------------------------------- target dev and serial, as libvirt's schema has them
+
+DEVS = ["vdb", "sdc", "hda", "xvdz", "ubd0", "fd0", "vdaa", "sd_1", "ioemu:hdb", "VDB", "vd", "../../etc", "vdb/x",
+        "eth0", "vdb\n", " vdb", "vdb'", "vd-b", "nvme0n1", "", "vdb\x00"]
+SERIALS = ["WD-1234", "vol 1", "a.b+c_d-e", "<b>x</b>", "abc\ndef", "a/b", "x'y", "\u00e9", "", "a\tb"]
+
+
+def _schema_accepts(disk_schema, options):
+    row, pool, volume = case("dir")
+    element = build_disk_element(guest_disk(row, pool, volume, options=options))
+    return bool(disk_schema.validate(element))
+
+
+def _check_accepts(options):
+    try:
+        check_disk_options(pool_type("dir"), options)
+    except ParameterError as exc:
+        assert exc.param in ("disk.dev", "disk.serial"), exc.msg
+        return False
+    return True
+
+
+@pytest.mark.parametrize("dev", [d for d in DEVS if d and "\x00" not in d])
+def test_target_dev_checked_as_the_schema_does(dev, disk_schema):
+    """check_disk_options accepts exactly the target devs libvirt's domain schema accepts."""
+    assert _check_accepts({"dev": dev}) == _schema_accepts(disk_schema, {"dev": dev}), dev
+
+
+@pytest.mark.parametrize("serial", SERIALS)
+def test_serial_checked_as_the_schema_does(serial, disk_schema):
+    expected = _schema_accepts(disk_schema, {"serial": serial}) if serial else False
+    assert _check_accepts({"serial": serial}) == expected, serial
+
+
+@pytest.mark.parametrize("options, param", [({"dev": "../../etc"}, "disk.dev"), ({"dev": "vdb\x00"}, "disk.dev"),
+                                            ({"serial": "<x>"}, "disk.serial")])
+def test_disk_options_refused_name_the_option(options, param):
+    with pytest.raises(ParameterError) as caught:
+        check_disk_options(pool_type("dir"), options)
+    assert caught.value.param == param and caught.value.msg.startswith(param + ": ")
+
+
+def test_unset_dev_is_the_default():
+    assert _check_accepts({"dev": None}) and _check_accepts({"dev": ""}) and _check_accepts(None)

@@ -81,8 +81,12 @@ def refused(spec, param, new=True, from_xml=False, fragment=None):
      {"name": "p", "type": "dir", "target": {"path": "/p", "permissions": {"mode": "0750"}}}),
     (params(type="dir", target={"path": "/p", "permissions": {"mode": "0o711"}}),
      {"name": "p", "type": "dir", "target": {"path": "/p", "permissions": {"mode": "0711"}}}),
-    (params(type="dir", target={"path": "/p", "permissions": {"mode": "01777"}}),
-     {"name": "p", "type": "dir", "target": {"path": "/p", "permissions": {"mode": "1777"}}}),
+    (params(type="dir", target={"path": "/p", "permissions": {"mode": 511}}),
+     {"name": "p", "type": "dir", "target": {"path": "/p", "permissions": {"mode": "0777"}}}),
+    (params(type="dir", target={"path": "/tmp/../srv/./p/x/.."}), {"name": "p", "type": "dir", "target": {"path": "/srv/p"}}),
+    (params(type="dir", target={"path": "/srv/p//"}), {"name": "p", "type": "dir", "target": {"path": "/srv/p"}}),
+    (params(type="dir", target={"path": "relative/../p"}), {"name": "p", "type": "dir", "target": {"path": "relative/../p"}}),
+    (params(name="p" * 247, type="dir"), {"name": "p" * 247, "type": "dir"}),
     (params(type="iscsi", source={"auth": {"type": "chap", "username": "u", "secret": {"uuid": None, "usage": "s"}}}),
      {"name": "p", "type": "iscsi", "source": {"auth": {"type": "chap", "username": "u", "secret_usage": "s"}}}),
     (params(type="iscsi", source={"auth": {"type": "chap", "username": "u", "secret": {"uuid": UUID.upper()}}}),
@@ -123,7 +127,17 @@ def test_spec_from_params(given, expected):
     (params(type="dir", target={"path": "/p", "permissions": {"mode": "rwx"}}), "target.permissions.mode", "octal"),
     (params(type="dir", target={"path": "/p", "permissions": {"mode": "0758"}}), "target.permissions.mode", "octal"),
     (params(type="dir", target={"path": "/p", "permissions": {"mode": "17777"}}), "target.permissions.mode",
-     "larger than 07777"),
+     "beyond 0777"),
+    (params(type="dir", target={"path": "/p", "permissions": {"mode": "01777"}}), "target.permissions.mode",
+     "beyond 0777"),
+    (params(type="dir", target={"path": "/p", "permissions": {"mode": 777}}), "target.permissions.mode",
+     "777 was read as a decimal YAML integer (= 0o1411): quote it ('0777')"),
+    (params(type="dir", target={"path": "/p", "permissions": {"mode": -1}}), "target.permissions.mode", "negative"),
+    (params(name="p" * 248, type="dir"), "name", "248 bytes long, libvirt stores at most 247 bytes"),
+    (params(name="\u00e9" * 124, type="dir"), "name", "248 bytes long"),
+    (params(name="a\nb", type="dir"), "name", "the pool name must be one line without control characters (found U+000A)"),
+    (params(name="a\x7f", type="dir"), "name", "U+007F"),
+    (params(name="a\tb", type="dir"), "name", "U+0009"),
     (params(type="dir", target={"path": "/p", "permissions": {"mode": ""}}), "target.permissions.mode", "octal"),
     (params(type="dir", target={"path": "/p", "permissions": {"mode": True}}), "target.permissions.mode", "boolean"),
     (params(type="dir", target={"path": "/p", "permissions": {"mode": 7.5}}), "target.permissions.mode", "octal"),
@@ -185,6 +199,12 @@ def test_spec_from_xml(given, expected):
     ("<pool type='dir'><name>p</name></pool>", "q", "name", "differs from the <name> 'p' in xml"),
     ("<pool type='dir'><name>p</name><features><cow state='maybe'/></features></pool>", None, "xml", "yes or no"),
     ("<pool type='netfs'><name>p</name><source><host name='h' port='x'/></source></pool>", None, "xml", "integer"),
+    ("<pool type='dir'><name>p</name><target><path>/p</path><permissions><mode>1777</mode></permissions></target>"
+     "</pool>", None, "xml", "beyond 0777"),
+    ("<pool type='dir'><name>p</name><target><path>/p</path><permissions><mode>rwx</mode></permissions></target>"
+     "</pool>", None, "xml", "not an octal mode"),
+    ("<pool type='dir'><name>a&#10;b</name></pool>", None, "xml", "the pool name must be one line"),
+    ("<pool type='dir'><name>%s</name></pool>" % ("n" * 300), None, "xml", "300 bytes long"),
 ])
 def test_spec_from_xml_refuses(xml, name, param, fragment):
     given = params(name=name, xml=xml)
@@ -272,6 +292,38 @@ def test_target_path_optional(name):
 def test_target_path_absolute(name, path):
     refused(dict(minimal(name), target={"path": path}), "target.path", fragment="is not an absolute path")
     refused(dict(minimal(name), target={"path": path}), "target.path", new=False)
+
+
+# the pool types whose backend builds and deletes the target directory (and the volume files in it)
+DIRECTORY_TYPES = ["dir", "fs", "netfs", "vstorage"]
+
+
+@pytest.mark.parametrize("name", DIRECTORY_TYPES)
+@pytest.mark.parametrize("path", ["/", "/tmp", "//tmp", "/tmp/", "/tmp/../tmp/x/..", "/var/lib/libvirt", "/etc",
+                                  "/home/./", "/var/lib", "/usr//", "/root"])
+def test_target_path_system_directory(name, path):
+    refused(dict(minimal(name), target={"path": path}), "target.path", fragment="is a system directory")
+    refused(dict(minimal(name), target={"path": path}), "xml", from_xml=True, fragment="is a system directory")
+    refused(dict(minimal(name), target={"path": path}), "target.path", new=False)
+
+
+@pytest.mark.parametrize("name", DIRECTORY_TYPES)
+@pytest.mark.parametrize("path", ["/var/lib/libvirt/images", "/tmp/pool", "/srv/p", "/home/vms", "/var/lib/libvirt/x"])
+def test_target_path_of_its_own(name, path):
+    validate_spec(dict(minimal(name), target={"path": path}), new=True)
+
+
+@pytest.mark.parametrize("name", sorted(set(TYPES) - set(DIRECTORY_TYPES)))
+def test_system_directory_as_a_device_directory(name):
+    """Pools of other types only read their target (/dev, /dev/disk/by-path): no refusal for those."""
+    if POOL_TYPES[name].target != "none":
+        validate_spec(dict(minimal(name), target={"path": "/dev"}), new=True)
+
+
+def test_directory_types_are_the_table_s():
+    """DIRECTORY_TYPES is what the table says: file volumes, build and delete."""
+    assert DIRECTORY_TYPES == sorted(t for t in TYPES if POOL_TYPES[t].disk_type == "file"
+                                     and {"build", "delete"} <= POOL_TYPES[t].operations)
 
 
 @pytest.mark.parametrize("name, field, most", [(t, f, getattr(POOL_TYPES[t], "max_" + f)) for t in TYPES

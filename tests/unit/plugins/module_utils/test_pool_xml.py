@@ -153,12 +153,25 @@ def test_parse_rejects_bad_xml(xml, message):
 
 
 @pytest.mark.parametrize("given, expected", [
-    ("755", "0755"), ("0755", "0755"), ("0o700", "0700"), (0o711, "0711"), ("4755", "4755")])
+    ("755", "0755"), ("0755", "0755"), ("0o700", "0700"), (0o711, "0711"), ("0777", "0777"), (" 600 ", "0600"),
+    (0, "0000"), (493, "0755"), (511, "0777"), (7, "0007")])
 def test_normalize_mode(given, expected):
+    """An integer is its value: YAML reads an unquoted 0755 as 493."""
     assert normalize_mode(given) == expected
 
 
-@pytest.mark.parametrize("given", ["rwx", "0999", "", "17777"])
-def test_normalize_mode_rejects(given):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("given, fragment", [
+    ("rwx", "not an octal mode"), ("0999", "not an octal mode"), ("", "not an octal mode"),
+    ("17777", "beyond 0777"), ("4755", "beyond 0777"), ("1777", "beyond 0777"), ("0o1000", "beyond 0777"),
+    (True, "boolean"), (-1, "negative"),
+    (777, "777 was read as a decimal YAML integer (= 0o1411): quote it ('0777')"),
+    (644, "644 was read as a decimal YAML integer (= 0o1204): quote it ('0644')"),
+    (600, "quote it ('0600')"),
+    (1000, "(= 0o1750): quote it (an octal string such as '0755')"),
+    (512, "(= 0o1000)"),
+])
+def test_normalize_mode_rejects(given, fragment):
+    """libvirt refuses modes beyond 0777 ("malformed octal mode"); an integer's message explains YAML."""
+    with pytest.raises(ValueError) as caught:
         normalize_mode(given)
+    assert fragment in str(caught.value)

@@ -165,3 +165,57 @@ def test_next_partition_name(device, names, separator, expected):
 
 def test_a_name_of_another_device_is_no_partition_number():
     assert partition_number(disk_handle("/dev/loop2", []), "loop20p1") is None
+
+
+# ---------------------------------------------------------------- names and numbers the host cannot take
+
+FILE_OR_PARTITION = sorted(name for name, row in POOL_TYPES.items()
+                           if row.disk_type == "file" or row.volume_naming == "partition")
+
+
+@pytest.mark.parametrize("name, found", [("a\nb", "U+000A"), ("a\tb", "U+0009"), ("v\r", "U+000D"),
+                                         ("\x1b[2J", "U+001B"), ("v\x7f", "U+007F")])
+def test_name_with_control_characters(name, found):
+    for state in ("present", "absent"):
+        with pytest.raises(ParameterError) as err:
+            desired(name=name, state=state)
+        assert err.value.param == "name" and "(found %s)" % found in err.value.msg
+
+
+@pytest.mark.parametrize("type_name", FILE_OR_PARTITION)
+def test_name_longer_than_a_file_name(type_name):
+    row = pool_type(type_name)
+    for name in ("v" * 256, "\u00e9" * 128):
+        with pytest.raises(ParameterError) as err:
+            check_against_pool(desired(name=name, capacity="1G"), row, "p1", new=True)
+        assert err.value.param == "name" and "256 bytes long" in err.value.msg
+    if row.volume_naming != "partition":
+        check_against_pool(desired(name="v" * 255, capacity="1G"), row, "p1", new=True)
+
+
+@pytest.mark.parametrize("type_name", sorted(set(CREATABLE) - set(FILE_OR_PARTITION)))
+def test_long_names_elsewhere_are_the_backend_s(type_name):
+    check_against_pool(desired(name="v" * 300, capacity="1G"), pool_type(type_name), "p1", new=True)
+
+
+def test_file_or_partition_types_are_these():
+    assert FILE_OR_PARTITION == ["dir", "disk", "fs", "netfs", "vstorage"]
+
+
+@pytest.mark.parametrize("timeout", [0, -1, -60])
+def test_import_timeout_below_one_second(timeout):
+    with pytest.raises(ParameterError) as err:
+        desired(import_from={"src": "/img", "timeout": timeout})
+    assert err.value.param == "import_from.timeout"
+
+
+@pytest.mark.parametrize("mode, fragment", [(777, "decimal YAML integer (= 0o1411): quote it ('0777')"),
+                                            ("1777", "beyond 0777"), (True, "boolean")])
+def test_mode_libvirt_refuses(mode, fragment):
+    with pytest.raises(ParameterError) as err:
+        desired(permissions={"mode": mode})
+    assert err.value.param == "permissions.mode" and fragment in err.value.msg
+
+
+def test_integer_mode_is_its_value():
+    assert desired(permissions={"mode": 0o640})["permissions"] == {"mode": "0640"}
