@@ -310,9 +310,8 @@ class VolumeConverger(Converger):
         action, spec, origin = self._creation(desired)
         self._check_capacity_fits(spec)
         self._planned = spec
-        self._after = dict(((key, spec[key]) for key in ("name", "capacity", "format", "backing_store", "encryption",
-                                                          "permissions") if spec.get(key) is not None),
-                           state="present", **origin)
+        shown = ("name", "capacity", "format", "backing_store", "encryption", "permissions")
+        self._after = dict(((key, spec[key]) for key in shown if spec.get(key) is not None), state="present", **origin)
         if desired["preallocation"] not in (None, "off"):
             self._after["preallocation"] = desired["preallocation"]
         return [action]

@@ -23,12 +23,12 @@ description:
     uses, or that is the backing store of other volumes (linked clones), is refused unless
     O(allow_in_use=true); the message names the guests or the volumes.
   - Tasks of parallel jobs (two playbooks, AWX jobs) that converge the same volume on one host take
-    turns: each holds a host lock on the volume (a C(flock) under C(/run/lock/virtops-storage)) while it
+    turns. Each holds a host lock on the volume (a C(flock) under C(/run/lock/virtops-storage)) while it
     reads, plans and changes it, so the second converges from what the first made.
-  - In check mode a volume that would be created is returned with the facts known in advance: its
+  - In check mode a volume that would be created is returned with the facts known in advance (its
     name, pool, format, capacity (declared, or the source's for a clone; unknown for an import), its
     path for file and block pools (the pool's target path and the name) and its O(disk) and
-    RV(volume.disk_xml); RV(volume.key), RV(volume.allocation), RV(volume.physical) and RV(volume.xml)
+    RV(volume.disk_xml)); RV(volume.key), RV(volume.allocation), RV(volume.physical) and RV(volume.xml)
     are null until libvirt made it.
 author:
   - virtops.storage developers (@virtops)
@@ -61,7 +61,7 @@ options:
       - Size of the volume, in bytes or with a libvirt unit (V(10G), V(512MiB), V(1 TB)).
       - Required to create an empty volume; a clone, an import or a volume over a backing store takes
         the size of its source unless a larger one is declared.
-      - With O(import_from) it is the least size of the volume, on every run: an image larger than it
+      - With O(import_from) it is the least size of the volume, on every run. An image larger than it
         keeps its own size (no shrink is ever planned), a smaller one is grown to it.
     type: raw
   allocation:
@@ -159,9 +159,9 @@ options:
         O(reimport=true) (else a warning says so).
       - Nothing is left behind when the import fails (the new volume is removed).
       - An import cut off (the libvirt daemon or the task killed) is recognised on the next run and done
-        again: a record kept on the host (root only, under C(/var/lib/virtops-storage/imports)) says when
+        again. A record kept on the host (root only, under C(/var/lib/virtops-storage/imports)) says when
         an import started and when it finished. A record belongs to one volume (its pool's uuid, its
-        name and its identity on the host: a file's inode and birth time, a partition's table entry), so
+        name and its identity on the host, a file's inode and birth time or a partition's table entry), so
         a volume deleted and made again, by any means, is not taken for the one imported before.
       - An existing volume with no record of the declared import keeps its content, with a warning;
         O(reimport=true) replaces it.
@@ -446,7 +446,7 @@ volume:
       returned: success
 diff:
   description:
-    - The volume before and after the task, from the same plan as RV(changed): empty exactly when nothing changes.
+    - The volume before and after the task, from the same plan as RV(changed). It is empty exactly when nothing changes.
     - Shows the fields an action changes (state, capacity, format, permissions, backing_store, encryption, the
       source of a clone or an import, V(wiped) with its algorithm); a deletion shows what is deleted.
   returned: when diff mode is on
