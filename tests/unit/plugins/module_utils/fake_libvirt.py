@@ -6,16 +6,19 @@ so the collection's own code (``Connection``, ``call``, the lookups) runs
 unchanged over it. Every change is logged in ``FakeLibvirt.log``.
 """
 
+import os
 import uuid as uuidlib
 
 import libvirt
 from lxml import etree
 
 from ansible_collections.virtops.storage.plugins.module_utils.connection import Connection
+from ansible_collections.virtops.storage.plugins.module_utils.pool_types import POOL_TYPES
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import parse_pool_xml
 from ansible_collections.virtops.storage.plugins.module_utils.secret_xml import (
     USAGE_TYPE_IDS, build_secret_xml, parse_secret_xml)
-from ansible_collections.virtops.storage.plugins.module_utils.volume_xml import parse_volume_xml
+from ansible_collections.virtops.storage.plugins.module_utils.volume_xml import (
+    VOLUME_TYPE_OF_DISK_TYPE, build_volume_xml, parse_volume_xml)
 
 URI = "qemu:///system"
 UUID = "0a81f5b2-8403-7b23-c8d6-21ccc2f80fb0"
@@ -32,17 +35,24 @@ def libvirt_error(code, message):
 
 
 class Failures:
-    """Calls made to fail: ``fail('create', VIR_ERR_INTERNAL_ERROR, 'mount failed')`` fails the next create calls."""
+    """Calls made to fail: ``fail('create', VIR_ERR_INTERNAL_ERROR, 'mount failed')`` fails the next create calls
+    (all of them, or the next ``times``)."""
 
     def __init__(self):
         self.failures = {}
 
-    def fail(self, method, code=libvirt.VIR_ERR_INTERNAL_ERROR, message="failed"):
-        self.failures[method] = libvirt_error(code, message)
+    def fail(self, method, code=libvirt.VIR_ERR_INTERNAL_ERROR, message="failed", times=None):
+        self.failures[method] = (libvirt_error(code, message), times)
 
     def _check(self, method):
         if method in self.failures:
-            raise self.failures[method]
+            error, times = self.failures[method]
+            if times is not None:
+                if times > 1:
+                    self.failures[method] = (error, times - 1)
+                else:
+                    del self.failures[method]
+            raise error
 
 
 # ---------------------------------------------------------------- secrets
@@ -83,11 +93,17 @@ class FakeSecret:
 # ---------------------------------------------------------------- volumes
 
 class FakeVolume(Failures):
-    """A virStorageVol: its XML; resize, wipe and delete are logged in its pool's connection."""
+    """A virStorageVol: its XML; resize, wipe, upload and delete are logged in its pool's connection.
 
-    def __init__(self, name, xml, pool=None):
+    ``flags``: those of the createXML / createXMLFrom call that made it; ``uploaded``: the bytes
+    an upload stream sent into it.
+    """
+
+    def __init__(self, name, xml, pool=None, flags=None):
         super().__init__()
         self._name, self.xml, self.pool = name, xml, pool
+        self.flags = flags
+        self.uploaded = None
 
     def name(self):
         return self._name
@@ -120,6 +136,43 @@ class FakeVolume(Failures):
         if self.pool is not None:
             self.pool.volumes.remove(self)
 
+    def upload(self, stream, offset, length, flags):
+        self._log("upload", offset, length, flags)
+        self._check("upload")
+        stream.volume = self
+        self.uploaded = 0
+
+
+class FakeStream:
+    """A virStream of an upload: counts the bytes sent into its volume (``FakeVolume.uploaded``)."""
+
+    def __init__(self):
+        self.volume = None
+        self.finished = self.aborted = False
+
+    def send(self, data):
+        self.volume.uploaded += len(data)
+        return len(data)
+
+    def sparseSendAll(self, handler, holeHandler, skipHandler, opaque):
+        """libvirt-python's loop: data is read and sent (64 KiB at a time), holes are skipped and sent as holes."""
+        while True:
+            in_data, length = holeHandler(self, opaque)
+            if not in_data and length > 0:
+                skipHandler(self, length, opaque)
+                self.volume.uploaded += length
+                continue
+            data = handler(self, min(length, 64 * 1024), opaque)
+            if not data:
+                return
+            self.send(data)
+
+    def finish(self):
+        self.finished = True
+
+    def abort(self):
+        self.aborted = True
+
 
 def volume_xml(name, capacity, path=None, fmt="raw"):
     """The XML libvirt reports for a file volume."""
@@ -147,6 +200,9 @@ class FakePool(Failures):
             volume.pool = self
         self.volumes_read = False
         self._uuid = str(uuidlib.uuid4())
+        self.free = 10 ** 9  # bytes, what info() reports available
+        # what changed on the storage behind libvirt's back: libvirt lists it after the next refresh
+        self._appeared, self._vanished = [], set()
 
     def name(self):
         return self._name or parse_pool_xml(self.definition)["name"]
@@ -163,7 +219,7 @@ class FakePool(Failures):
         return self.running
 
     def info(self):
-        return [2 if self.running else 0, 10 ** 9, 0, 10 ** 9]
+        return [2 if self.running else 0, 10 ** 9, 10 ** 9 - self.free, self.free]
 
     def isActive(self):
         return int(self.running is not None)
@@ -200,6 +256,17 @@ class FakePool(Failures):
     def refresh(self, flags):
         self._log("refresh")
         self._check("refresh")
+        self.volumes = [v for v in self.volumes if v.name() not in self._vanished] + self._appeared
+        self._appeared, self._vanished = [], set()
+
+    def appear_on_storage(self, volume):
+        """A volume another program made in the pool's storage (a file copied in): listed after a refresh."""
+        volume.pool = self
+        self._appeared.append(volume)
+
+    def vanish_from_storage(self, name):
+        """A volume another program removed from the storage (parted rm): still listed until a refresh."""
+        self._vanished.add(name)
 
     def undefine(self):
         self._log("undefine")
@@ -230,7 +297,34 @@ class FakePool(Failures):
         self._check("createXML")
         spec = parse_volume_xml(xml)
         self._log("createVolume", spec["name"])
-        volume = FakeVolume(spec["name"], volume_xml(spec["name"], spec.get("capacity") or 0), self)
+        return self._add_volume(spec, flags)
+
+    def createXMLFrom(self, xml, clonevol, flags):
+        self._need_active()
+        self._check("createXMLFrom")
+        spec = parse_volume_xml(xml)
+        self._log("cloneVolume", clonevol.name(), spec["name"])
+        source = parse_volume_xml(clonevol.XMLDesc(0))
+        # libvirt gives the clone at least the source's capacity (storageVolCreateXMLFrom)
+        spec["capacity"] = max(spec.get("capacity") or 0, source.get("capacity") or 0)
+        return self._add_volume(spec, flags)
+
+    def _add_volume(self, spec, flags):
+        """The volume as libvirt reports it once made: its path in the target, the pool's default format."""
+        if any(volume.name() == spec["name"] for volume in self.volumes):
+            raise libvirt_error(libvirt.VIR_ERR_STORAGE_VOL_EXIST, "storage volume '%s' exists already" % spec["name"])
+        pool = parse_pool_xml(self.running)
+        row = POOL_TYPES[pool["type"]]
+        target = (pool.get("target") or {}).get("path")
+        # a network pool's volume is named inside its source (rbd: 'cephpool/name')
+        path = os.path.join(target or pool["source"]["name"], spec["name"])
+        reported = dict(spec, type=VOLUME_TYPE_OF_DISK_TYPE[row.disk_type], key=path, path=path,
+                        allocation=spec.get("allocation") or 0)
+        if row.volume_default_format:
+            # libvirt reads a partition back as 'none', whatever type it was made with
+            reported["format"] = spec.get("format") if row.volume_format_read_back else None
+            reported["format"] = reported["format"] or row.volume_default_format
+        volume = FakeVolume(spec["name"], build_volume_xml(reported), self, flags)
         self.volumes.append(volume)
         return volume
 
@@ -328,6 +422,10 @@ class FakeLibvirt(Failures):
     def listAllDomains(self, flags):
         return []
 
+    def newStream(self, flags):
+        self._check("newStream")
+        return FakeStream()
+
 
 class FakeConnection(Connection):
     """The collection's own Connection, over a FakeLibvirt; ``guests``: the disks guest_disks returns."""
@@ -349,22 +447,41 @@ class FakeConnection(Connection):
 
 
 class FakeModule:
-    """An AnsibleModule as the convergers use it: params (over ``defaults``), check and diff mode."""
+    """An AnsibleModule as the convergers use it: params (over ``defaults``), check and diff mode, commands.
+
+    ``run_command`` records each command in ``commands`` and returns what ``command`` (a function of
+    the argument list) returns, success with no output without one.
+    """
 
     def __init__(self, defaults, check_mode=False, diff=True, **params):
         self.params = dict(defaults, **params)
         self.check_mode = check_mode
         self._diff = diff
         self.no_log_values = set()
+        self.commands = []
+        self.command = None
+        self.tmpdir = None
+
+    def get_bin_path(self, name, required=False):
+        return "/usr/sbin/" + name
+
+    def run_command(self, args):
+        self.commands.append(list(args))
+        return self.command(args) if self.command else (0, "", "")
 
 
 class FakeProbe:
     """HostProbe over a dict of paths: path -> 'directory', 'regular file', ...; devices -> blkid signature."""
 
-    def __init__(self, paths=None, signatures=None, permissions=None):
+    def __init__(self, paths=None, signatures=None, permissions=None, formats=None, identities=None, zeros=(),
+                 max_file_sizes=None):
         self.paths = dict(paths or {})
         self.signatures = dict(signatures or {})
         self._permissions = dict(permissions or {})
+        self.formats = dict(formats or {})  # path -> the image format qemu-img finds
+        self.identities = dict(identities or {})  # path -> volume identity
+        self.zeros = set(zeros)  # paths that read as zeros only
+        self.max_file_sizes = dict(max_file_sizes or {})  # directory -> largest file its filesystem holds
 
     def file_type(self, path):
         return self.paths.get(path)
@@ -389,7 +506,16 @@ class FakeProbe:
         return missing
 
     def holds_only_zeros(self, path):
-        return None
+        return True if path in self.zeros else None
+
+    def image_format(self, path):
+        return self.formats.get(path)
+
+    def volume_identity(self, path):
+        return self.identities.get(path)
+
+    def max_file_size(self, directory):
+        return self.max_file_sizes.get(directory)
 
     def entries(self, directory):
         return sorted(path.rsplit("/", 1)[1] for path in self.paths if path.rsplit("/", 1)[0] == directory)
