@@ -323,13 +323,15 @@ class VolumeConverger(Converger):
         if desired["source"] == "clone_from":
             source_handle, source_volume = self._clone_source(desired["clone_from"])
             source_spec = read_volume(source_handle, source_volume)[0]
-            spec = creation_spec(desired, row, self.name)
-            # libvirt gives a clone the source's size, and its format unless another is declared
-            planned = dict(spec, capacity=spec.get("capacity") or source_spec.get("capacity"),
-                           format=spec.get("format") or source_spec.get("format"))
+            # a clone is the source's image: its format unless another is declared (libvirt would give
+            # the pool's default), and at least its size (libvirt never makes a clone smaller)
+            spec = dict(creation_spec(desired, row, self.name),
+                        capacity=max(desired["capacity"] or 0, source_spec.get("capacity") or 0) or None)
+            if row.volume_formats and not spec.get("format") and source_spec.get("format") in row.volume_formats:
+                spec["format"] = source_spec["format"]
             origin = "%s/%s" % (source_handle.name, source_volume.name())
             return (Action("clone volume %s of pool %s into %s" % (source_volume.name(), source_handle.name, what),
-                           lambda: self._clone(spec, source_volume)), planned, {"clone_from": origin})
+                           lambda: self._clone(spec, source_volume)), spec, {"clone_from": origin})
         if desired["source"] == "backing_store":
             path = self._backing_path(desired["backing_store"])
             spec = creation_spec(desired, row, self.name, backing_path=path)
@@ -379,8 +381,8 @@ class VolumeConverger(Converger):
         # short: within that it is the same size
         if abs(have - want) <= row.capacity_rounding:
             return None
-        if desired["import_from"] and have > want:
-            return None  # with import_from, capacity is the least size: the image may bring more
+        if (desired["import_from"] or desired["clone_from"]) and have > want:
+            return None  # from an image or a clone, capacity is the least size: the source may bring more
         shrink = have > want
         if not supports(row, "volume_resize"):
             raise ParameterError("capacity", "volume %s is %s, not the declared %s, and %s pools cannot resize "
@@ -403,8 +405,8 @@ class VolumeConverger(Converger):
         wanted = desired["permissions"] or {}
         have = spec.get("permissions") or {}
         if wanted.get("label") and wanted["label"] != have.get("label"):
-            self.warnings.append("volume %s has label %s: libvirt applies permissions.label only when it creates a "
-                                 "volume" % (self.name, have.get("label")))
+            self.warnings.append("volume %s has %s: libvirt applies permissions.label only when it creates a "
+                                 "volume" % (self.name, "label %s" % have["label"] if have.get("label") else "no label"))
         changes = dict((key, wanted[key]) for key in ("mode", "owner", "group")
                        if wanted.get(key) is not None and wanted[key] != have.get(key))
         if not changes:

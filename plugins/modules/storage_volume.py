@@ -61,8 +61,8 @@ options:
       - Size of the volume, in bytes or with a libvirt unit (V(10G), V(512MiB), V(1 TB)).
       - Required to create an empty volume; a clone, an import or a volume over a backing store takes
         the size of its source unless a larger one is declared.
-      - With O(import_from) it is the least size of the volume, on every run. An image larger than it
-        keeps its own size (no shrink is ever planned), a smaller one is grown to it.
+      - With O(import_from) or O(clone_from) it is the least size of the volume, on every run. A source
+        larger than it keeps its own size (no shrink is ever planned), a smaller one is grown to it.
     type: raw
   allocation:
     description:
@@ -140,6 +140,7 @@ options:
     description:
       - Create the volume as a full copy of another volume, through libvirt (formats are converted
         when they differ). Applies only when the volume does not exist.
+      - The clone has the source's format unless O(format) says otherwise, and at least its size.
     type: dict
     suboptions:
       pool:

@@ -330,3 +330,25 @@ def test_capacity_the_host_cannot_hold(loopfs, loopdisk, workdir, prefix, pools)
         made = run_ok("storage_volume", args, changed=True)
         expected = 2 ** 60 if "cluster_size" in args else largest
         assert made["volume"]["capacity"] == expected, made["volume"]
+
+
+# ---------------------------------------------------------------- clones keep their source's format and size
+
+def test_clone_keeps_the_format_and_size_of_its_source(workdir, prefix, pools):
+    """A qcow2 cloned without a format is a qcow2 (libvirt alone makes it raw); a capacity below the source's is the
+    least size: the clone has the source's, and reruns change nothing (no shrink of the new clone is planned)."""
+    pool = prefix + "clone"
+    target = make_dir_pool(pools, pool, os.path.join(workdir, "clone"))
+    run_ok("storage_volume", dict(pool=pool, name="base.qcow2", capacity="64M", format="qcow2"), changed=True)
+    args = dict(pool=pool, name="copy.qcow2", capacity="32M", clone_from=dict(name="base.qcow2"))
+    path = os.path.join(target, "copy.qcow2")
+
+    def before():
+        assert not os.path.exists(path)
+
+    def after():
+        info = qemu_img_info(path)
+        assert info["format"] == "qcow2" and info["virtual-size"] == 64 * MIB, info
+
+    real = six_steps("storage_volume", args, before, after)
+    assert real["diff"]["after"]["format"] == "qcow2" and real["diff"]["after"]["capacity"] == 64 * MIB, real["diff"]

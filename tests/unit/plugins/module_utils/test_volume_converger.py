@@ -252,14 +252,14 @@ def test_clone_a_volume(check_mode):
     assert _calls(connection, "cloneVolume") == ([] if check_mode else [("cloneVolume", "base.qcow2", "a.img", "images")])
 
 
-def test_a_clone_without_format_is_planned_as_libvirt_makes_it():
-    """libvirt gives a clone declared without a format the pool's default (raw), not the source's format
-    (checked on libvirt 9.0: createXMLFrom of a qcow2 volume with no <format> makes a raw file): check
-    mode's facts and the diff must say what the real run makes."""
+def test_a_clone_without_format_keeps_the_sources_format():
+    """A clone declared without a format is made in the source's format (libvirt alone would give it the
+    pool's default, raw: createXMLFrom of a qcow2 volume with no <format>, checked on libvirt 9.0); check
+    mode's facts and the diff say what the real run makes."""
     connection, pool = _pool(_file("base.qcow2", 2 * GIB, "qcow2"))
     planned = _run(connection, check_mode=True, clone_from={"name": "base.qcow2"})
     made = _run(connection, clone_from={"name": "base.qcow2"})
-    assert made["volume"]["format"] == _created(pool)["format"] == "raw"
+    assert made["volume"]["format"] == _created(pool)["format"] == "qcow2"
     assert planned["volume"]["format"] == made["volume"]["format"]
     assert planned["diff"]["after"]["format"] == made["volume"]["format"]
 
