@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.virtops.storage.plugins.module_utils.connection import (
-    Connection, check_dependencies)
+    Connection, check_dependencies, libvirt)
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, VirtopsError)
 from ansible_collections.virtops.storage.plugins.module_utils.host_lock import host_locks
@@ -157,8 +157,11 @@ def run_module(module, build):
     check_dependencies(module)
     connection = Connection(module.params["uri"])
     try:
-        check_raw_arguments(module)  # what AnsibleModule converted silently, before anything else
-        result = build(module, connection).run()
+        try:
+            check_raw_arguments(module)  # what AnsibleModule converted silently, before anything else
+            result = build(module, connection).run()
+        except libvirt.libvirtError as exc:  # a libvirt call not wrapped by connection.call: still a clear error
+            raise LibvirtCallError("a libvirt call", exc)
     except VirtopsError as exc:
         connection.close()
         details = dict((k, v) for k, v in exc.details.items() if v is not None)

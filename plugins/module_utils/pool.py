@@ -514,7 +514,7 @@ class PoolConverger(Converger):
         call("deleting the storage of pool %s" % self.name, self.pool.delete, 0)
 
     def _undefine(self):
-        if self.pool.isPersistent():
+        if call("reading pool %s persistence" % self.name, self.pool.isPersistent):
             call("undefining pool %s" % self.name, self.pool.undefine)
 
     def _undo_creation(self):
