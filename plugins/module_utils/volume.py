@@ -333,10 +333,12 @@ class VolumeConverger(Converger):
             return (Action("clone volume %s of pool %s into %s" % (source_volume.name(), source_handle.name, what),
                            lambda: self._clone(spec, source_volume)), spec, {"clone_from": origin})
         if desired["source"] == "backing_store":
-            path = self._backing_path(desired["backing_store"])
+            path, backing_capacity = self._backing_store(desired["backing_store"])
             spec = creation_spec(desired, row, self.name, backing_path=path)
+            # libvirt gives an overlay declared without a capacity its backing store's
+            planned = dict(spec, capacity=spec.get("capacity") or backing_capacity)
             return (Action("create %s over backing store %s" % (what, path), lambda: self._create(spec, desired)),
-                    spec, {})
+                    planned, {})
         if desired["source"] == "import_from":
             source = ImportSource(self.module, desired["import_from"])
             source.check()
@@ -558,14 +560,16 @@ class VolumeConverger(Converger):
                 source_handle.name, clone_from["name"]))
         return source_handle, volume
 
-    def _backing_path(self, backing):
-        """Return the path of the declared backing store, checked to exist and to have the declared format.
+    def _backing_store(self, backing):
+        """Return (path, capacity) of the declared backing store, checked to exist and to have the declared format.
+
+        The capacity is the backing volume's when it is named by pool and name (None for a path).
 
         A wrong backing format is silent corruption: over a qcow2 base declared raw, a guest
         reads the base's qcow2 metadata as its disk's data.
         """
         if backing.get("path"):
-            path, reported = backing["path"], None
+            path, reported, capacity = backing["path"], None, None
             if self.connection.is_local() and not os.path.exists(path):
                 raise ParameterError("backing_store.path", "%s does not exist on the host" % path)
         else:
@@ -576,14 +580,14 @@ class VolumeConverger(Converger):
             if volume is None:
                 raise ParameterError("backing_store.name", "pool %s has no volume %s" % (handle.name, backing["name"]))
             spec = read_volume(handle, volume)[0]
-            path, reported = spec["path"], spec.get("format")
+            path, reported, capacity = spec["path"], spec.get("format"), spec.get("capacity")
         # the content tells its format; libvirt's report is all there is of a remote host's
         actual = self.probe.image_format(path) if self.connection.is_local() else reported
         if actual and _as_image_format(actual) != _as_image_format(backing["format"]):
             raise ParameterError("backing_store.format", "the backing store %s is a %s image, not %s: declare "
                                  "format: %s (a guest would read the %s metadata as data)" % (
                                      path, actual, backing["format"], _as_image_format(actual), actual))
-        return path
+        return path, capacity
 
     # -- apply (side effects only)
     def _create(self, spec, desired):

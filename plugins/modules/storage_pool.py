@@ -472,11 +472,15 @@ pool:
       type: dict
       returned: success
     xml:
-      description: The pool's XML as libvirt reports it.
+      description: The full pool XML as libvirt reports it (for reference; the fields above are what to use).
       type: str
       returned: success
 diff:
-  description: The declared fields before and after, in diff mode.
+  description:
+    - The declared fields, state and autostart before and after, from the same plan as RV(changed). It is empty
+      exactly when nothing changes.
+    - It also shows a build, a restart and a transient pool made persistent; a removed pool lists its volumes and
+      says whether they are deleted or left on disk.
   returned: when diff mode is on
   type: dict
 """

@@ -103,7 +103,7 @@ pools:
       type: dict
       returned: success
     xml:
-      description: The pool's XML as libvirt reports it.
+      description: The full pool XML as libvirt reports it (for reference; the fields above are what to use).
       type: str
       returned: success
     volume_count:

@@ -26,7 +26,8 @@ description:
     turns. Each holds a host lock on the volume (a C(flock) under C(/run/lock/virtops-storage)) while it
     reads, plans and changes it, so the second converges from what the first made.
   - In check mode a volume that would be created is returned with the facts known in advance (its
-    name, pool, format, capacity (declared, or the source's for a clone; unknown for an import), its
+    name, pool, format, capacity (declared, or the source's for a clone or a backing volume named by
+    pool and name; unknown for an import or a backing file given by path), its
     path for file and block pools (the pool's target path and the name) and its O(disk) and
     RV(volume.disk_xml)); RV(volume.key), RV(volume.allocation), RV(volume.physical) and RV(volume.xml)
     are null until libvirt made it.

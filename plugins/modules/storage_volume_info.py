@@ -115,7 +115,7 @@ volumes:
       type: str
       returned: success
     xml:
-      description: The volume XML as libvirt reports it.
+      description: The full volume XML as libvirt reports it, with its timestamps (for reference; the fields above are what to use).
       type: str
       returned: success
     disk:

@@ -880,7 +880,7 @@ def test_the_diff_of_an_existing_volume(params, after):
     ({"clone_from": {"name": "base.qcow2"}, "format": "qcow2"},
      {"capacity": GIB, "format": "qcow2", "clone_from": "images/base.qcow2"}),
     ({"backing_store": {"name": "base.qcow2", "format": "qcow2"}},
-     {"format": "qcow2", "backing_store": {"path": BASE, "format": "qcow2"}}),
+     {"capacity": GIB, "format": "qcow2", "backing_store": {"path": BASE, "format": "qcow2"}}),
     ({"capacity": "64 MiB", "format": "qcow2", "encryption": {"secret": {"usage": "a.img"}}},
      {"capacity": 64 * MIB, "format": "qcow2", "encryption": {"format": "luks", "secret": {"usage": "a.img"}}}),
     ({"import_from": {"src": IMAGE}}, {"format": "raw", "import_from": IMAGE}),
