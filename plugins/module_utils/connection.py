@@ -54,6 +54,15 @@ def error_code(name):
     return getattr(libvirt, "VIR_ERR_" + name, None)
 
 
+def _error_codes(*names):
+    return frozenset(code for code in (error_code(name) for name in names) if code is not None)
+
+
+# what libvirt says of an object another client removed (or stopped) since it was listed
+_GONE = _error_codes("NO_STORAGE_POOL", "NO_STORAGE_VOL", "NO_DOMAIN", "OPERATION_INVALID")
+_NO_DOMAIN = error_code("NO_DOMAIN")
+
+
 def call(action, function, *args, **kwargs):
     """Run one libvirt call; a libvirtError becomes LibvirtCallError naming ``action``."""
     try:
@@ -136,28 +145,54 @@ class Connection:
         return [p.get("type") for p in root.findall("pool") if p.get("supported") == "yes"]
 
     def volume_specs(self):
-        """Yield ('pool/volume', volume spec) for every volume of every active pool (libvirt lists no others)."""
+        """Yield ('pool/volume', volume spec) for every volume of every active pool (libvirt lists no others).
+
+        A pool stopped or a volume deleted by another client while the scan runs is skipped.
+        """
         for pool in self.list_pools():
             name = pool.name()
-            if not call("reading pool %s state" % name, pool.isActive):
-                continue
-            for volume in call("listing volumes of pool %s" % name, pool.listAllVolumes, 0):
-                xml = call("reading volume %s XML" % volume.name(), volume.XMLDesc, 0)
+            try:
+                if not call("reading pool %s state" % name, pool.isActive):
+                    continue
+                volumes = call("listing volumes of pool %s" % name, pool.listAllVolumes, 0)
+            except LibvirtCallError as exc:
+                if exc.libvirt_code in _GONE:
+                    continue
+                raise
+            for volume in volumes:
+                try:
+                    xml = call("reading volume %s XML" % volume.name(), volume.XMLDesc, 0)
+                except LibvirtCallError as exc:
+                    if exc.libvirt_code in _GONE:
+                        continue
+                    raise
                 yield "%s/%s" % (name, volume.name()), parse_volume_xml(xml)
 
     def guest_disks(self):
-        """Return [(guest name, disk dicts)] of every guest: its persistent definition and, when running, its live one."""
+        """Return [(guest name, disk dicts)] of every guest: its persistent definition and, when running, its live one.
+
+        A guest undefined by another client while the scan runs is skipped; one that stopped (or started)
+        between two reads is read again as it is now: its disks count whatever its state.
+        """
         result = []
         for domain in call("listing guests", self.conn.listAllDomains, 0):
-            name = domain.name()
-            xmls = []
-            if call("reading guest %s persistence" % name, domain.isPersistent):
-                xmls.append(call("reading guest %s definition" % name, domain.XMLDesc,
-                                 libvirt.VIR_DOMAIN_XML_INACTIVE))
-            if call("reading guest %s state" % name, domain.isActive):
-                xmls.append(call("reading guest %s live XML" % name, domain.XMLDesc, 0))
-            disks = []
-            for xml in xmls:
-                disks.extend(domain_disks(xml))
-            result.append((name, disks))
+            for last_try in (False, True):
+                try:
+                    result.append((domain.name(), self._disks_of(domain)))
+                    break
+                except LibvirtCallError as exc:
+                    if exc.libvirt_code == _NO_DOMAIN:
+                        break
+                    if last_try or exc.libvirt_code not in _GONE:
+                        raise
         return result
+
+    @staticmethod
+    def _disks_of(domain):
+        name = domain.name()
+        xmls = []
+        if call("reading guest %s persistence" % name, domain.isPersistent):
+            xmls.append(call("reading guest %s definition" % name, domain.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE))
+        if call("reading guest %s state" % name, domain.isActive):
+            xmls.append(call("reading guest %s live XML" % name, domain.XMLDesc, 0))
+        return [disk for xml in xmls for disk in domain_disks(xml)]

@@ -12,6 +12,7 @@ the result. ``run_module`` is the only place where errors become fail_json.
 from __future__ import annotations
 
 import copy
+import traceback
 
 from ansible_collections.virtops.storage.plugins.module_utils.connection import (
     Connection, check_dependencies, libvirt)
@@ -123,9 +124,6 @@ class Converger:
             for action in actions:
                 try:
                     action.apply()
-                except LibvirtCallError as exc:
-                    exc.msg += self._progress(done, actions[len(done) + 1:])
-                    raise
                 except VirtopsError as exc:
                     exc.msg += self._progress(done, actions[len(done) + 1:])
                     raise
@@ -166,6 +164,10 @@ def run_module(module, build):
         connection.close()
         details = dict((k, v) for k, v in exc.details.items() if v is not None)
         module.fail_json(msg=exc.msg, **details)
+    except Exception as exc:  # pylint: disable=broad-except  # a bug of ours: say so, never a bare traceback
+        connection.close()
+        module.fail_json(msg="virtops.storage internal error (%s: %s); the task stopped there" % (
+            type(exc).__name__, exc), exception=traceback.format_exc())
     connection.close()
     warnings = result.pop("warnings", [])
     for warning in warnings:

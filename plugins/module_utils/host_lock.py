@@ -20,23 +20,42 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import stat
 import tempfile
+
+from ansible_collections.virtops.storage.plugins.module_utils.errors import VirtopsError
 
 LOCK_DIRS = ("/run/lock/virtops-storage",
              os.path.join(tempfile.gettempdir(), "virtops-storage-locks-%d" % os.getuid()))
 
 
+def _private_directory(directory):
+    """Make ``directory`` (0700), or take an existing one only when it is this user's own real directory.
+
+    /run/lock is writable by everyone: a directory (or a symlink) another user put there first could
+    hold a lock forever, or lead root's open() to a file of that user's choosing.
+    """
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        pass
+    status = os.lstat(directory)
+    if not stat.S_ISDIR(status.st_mode) or status.st_uid != os.geteuid() or status.st_mode & 0o077:
+        raise OSError("%s is not a private directory of uid %d" % (directory, os.geteuid()))
+    return directory
+
+
 def _lock_file(uri, name):
     """Open (creating it) the lock file of object ``name`` on the libvirt at ``uri``."""
     digest = hashlib.sha256(("%s\0%s" % (uri, name)).encode("utf-8")).hexdigest()[:40]
-    last_error = None
+    problems = []
     for directory in LOCK_DIRS:
         try:
-            os.makedirs(directory, mode=0o700, exist_ok=True)
-            return open(os.path.join(directory, digest + ".lock"), "a")
+            path = os.path.join(_private_directory(directory), digest + ".lock")
+            return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600), "w")
         except OSError as exc:
-            last_error = exc
-    raise last_error
+            problems.append(str(exc))
+    raise VirtopsError("cannot take the host lock of %s (%s): nothing was done" % (name, "; ".join(problems)))
 
 
 @contextlib.contextmanager

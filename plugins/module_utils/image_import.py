@@ -113,6 +113,15 @@ class ImportSource:
         self.format = None      # its format (declared or found by qemu-img)
         self.virtual_size = None
 
+    def local_virtual_size(self):
+        """The virtual size of a local image, read without importing it (None for a URL or an unreadable file)."""
+        if is_url(self.src) or not os.path.isfile(self.src):
+            return None
+        try:
+            return int(self._qemu_img_info(self.src, self.declared_format)["virtual-size"])
+        except VirtopsError:
+            return None
+
     @property
     def described(self):
         """The source and checksum as diffs show them."""
@@ -271,10 +280,17 @@ class ImportRecords(RecordStore):
         super().__init__(directories)
 
     def begin(self, key, source, identity=None):
-        """Record that an import of ``source`` (an ImportSource) starts now, into the volume with ``identity``
-        (None: a volume about to be created)."""
-        self.write(key, {"src": source.shown, "checksum": source.checksum, "state": "importing",
-                         "identity": identity})
+        """Record that an import of ``source`` (an ImportSource) starts now, into the volume with ``identity``.
+
+        None: a volume about to be created, or one the host cannot identify. Such a record, left by a run
+        cut off, matches whatever volume has that name later: it never allows a re-import by itself
+        (VolumeConverger._plan_reimport asks for reimport: true).
+        Without a record nothing would tell a cut-off import later: no record, no import.
+        """
+        if not self.write(key, {"src": source.shown, "checksum": source.checksum, "state": "importing",
+                                "identity": identity}):
+            raise VirtopsError("cannot keep the import record in %s (a later run could not tell a cut-off import "
+                               "from the user's data): nothing was imported" % " or ".join(self.directories))
 
     def finish(self, key, source, identity):
         """Record that ``source`` is now the content of the volume with ``identity``."""
@@ -282,7 +298,11 @@ class ImportRecords(RecordStore):
 
     def of_volume(self, key, identity):
         """Return the record of the volume with ``identity`` under ``key``; None when there is none or it
-        was written for another volume of that name (one deleted since, by any means)."""
+        was written for another volume of that name (one deleted since, by any means).
+
+        When either identity is unknown (None) the record is returned: the caller must not take it for
+        proof that the volume is the one the record was written for.
+        """
         record = self.read(key)
         if record and identity and record.get("identity") and record["identity"] != identity:
             return None

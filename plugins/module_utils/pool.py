@@ -20,7 +20,8 @@ from ansible_collections.virtops.storage.plugins.module_utils.pool_types import 
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import (
     build_pool_xml, parse_pool_xml, with_libvirt_defaults)
 from ansible_collections.virtops.storage.plugins.module_utils.secret import check_secret_reference
-from ansible_collections.virtops.storage.plugins.module_utils.volume import delete_volume, pool_handle, refresh_pool
+from ansible_collections.virtops.storage.plugins.module_utils.volume import (
+    PoolHandle, backing_users, delete_volume, guests_using, pool_handle, refresh_pool, volumes_backed_by)
 
 # virStoragePoolState, by index
 POOL_STATES = ("inactive", "building", "running", "degraded", "inaccessible")
@@ -381,6 +382,8 @@ class PoolConverger(Converger):
                                      "(libvirt has no delete for it)" % row.name)
             if volumes and not self.params.get("delete_volumes"):
                 raise self._holds_volumes(volumes)
+            if volumes and not self.params.get("allow_in_use"):
+                self._refuse_volumes_in_use(row, current["spec"], volumes)
             self._diff_extra["storage"] = "deleted"
             if volumes:
                 self._diff_extra["volumes"] = "deleted"
@@ -558,6 +561,24 @@ class PoolConverger(Converger):
             return sorted(self.probe.partitions(device)) if self.probe.exists(device) else []
         return None
 
+    def _refuse_volumes_in_use(self, row, spec, names):
+        """delete_volumes deletes every volume of the pool: not one a guest uses or that backs another pool's."""
+        target = (spec.get("target") or {}).get("path")
+        handle = PoolHandle(self.pool, self.name, spec, row)
+        disks, clones = self.connection.guest_disks(), backing_users(self.connection)
+        used = []
+        for name in names:
+            volume = {"name": name, "path": os.path.join(target, name) if target else None}
+            users = guests_using(disks, handle, volume) + [
+                where for where in volumes_backed_by(self.connection, volume["path"], clones)
+                if not where.startswith(self.name + "/")]
+            if users:
+                used.append("%s (used by %s)" % (name, ", ".join(users)))
+        if used:
+            raise UnsafeActionError(
+                "pool %s: deleting its volumes would break what uses them: %s. Detach or delete those first, or "
+                "set allow_in_use: true" % (self.name, "; ".join(used)), param="allow_in_use")
+
     def _holds_volumes(self, names):
         return UnsafeActionError(
             "pool %s holds %d volume(s) (%s): deleting its storage would destroy them. Set "
@@ -566,7 +587,10 @@ class PoolConverger(Converger):
 
     def _empty_pool(self):
         handle, records = pool_handle(self.pool), ImportRecords()
-        refresh_pool(handle)
+        if not refresh_pool(handle):
+            # a volume is being made in it right now: what libvirt lists may miss it
+            raise VirtopsError("pool %s is busy (another client is creating a volume in it): its volumes cannot be "
+                               "listed for sure, so its storage is not deleted; run the task again" % self.name)
         volumes = call("listing volumes of pool %s" % self.name, self.pool.listAllVolumes, 0)
         if volumes and not self.params.get("delete_volumes"):
             if self._started_to_inspect:  # leave the pool as it was found

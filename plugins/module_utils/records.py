@@ -46,7 +46,7 @@ class RecordStore:
         return None
 
     def write(self, key, record):
-        """Store the record of ``key`` (readable by its owner only)."""
+        """Store the record of ``key`` (readable by its owner only); False when no directory could take it."""
         for directory in self.directories:
             try:
                 os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -55,9 +55,10 @@ class RecordStore:
                 with os.fdopen(descriptor, "w") as handle:
                     json.dump(dict(record, key=key), handle)
                 os.rename(path + ".tmp", path)
-                return
+                return True
             except OSError:
                 continue
+        return False
 
     def remove(self, key):
         """Forget ``key``."""

@@ -116,12 +116,29 @@ def guests_using(disks_by_guest, handle, spec):
     return sorted(name for name, disks in disks_by_guest if any(disk_uses(d, references) for d in disks))
 
 
-def volumes_backed_by(connection, path):
+def backing_users(connection):
+    """Return {backing path: ['pool/volume', ...]}: the volumes (of every active pool) over each backing store.
+
+    On this host a path is keyed as the file it names: libvirt reports an overlay's backing file as it
+    was written (through a symlink, with '..'), not resolved.
+    """
+    users = {}
+    for where, spec in connection.volume_specs():
+        path = (spec.get("backing_store") or {}).get("path")
+        if path:
+            users.setdefault(_as_file(connection, path), []).append(where)
+    return users
+
+
+def volumes_backed_by(connection, path, users=None):
     """Return 'pool/volume' of every volume (in any active pool) whose backing store is ``path``."""
     if not path:
         return []
-    return sorted(where for where, spec in connection.volume_specs()
-                  if (spec.get("backing_store") or {}).get("path") == path)
+    return sorted((users if users is not None else backing_users(connection)).get(_as_file(connection, path), []))
+
+
+def _as_file(connection, path):
+    return os.path.realpath(path) if connection.is_local() and path.startswith("/") else path
 
 
 def qcow2_max_capacity(cluster_size):
@@ -223,8 +240,16 @@ class VolumeConverger(Converger):
         return desired
 
     def lock_names(self, desired):
-        # without a name a disk pool's next partition is made: one at a time per pool
-        return ["volume/%s/%s" % (desired["pool"], desired["name"] if desired["name"] is not None else "")]
+        """The volume and the volumes it is made from (a clone's source, a backing volume): no other task of
+        this collection changes them meanwhile. A disk pool's partitions share one lock: the next
+        partition's name is the pool's to give."""
+        pool = desired["pool"]
+        row = lookup_active_pool(self.connection, pool).row
+        names = ["volume/%s/%s" % (pool, "" if row.volume_naming == "partition" else desired["name"])]
+        for source in (desired["clone_from"], desired["backing_store"]):
+            if source and source.get("name"):
+                names.append("volume/%s/%s" % (source.get("pool") or pool, source["name"]))
+        return names
 
     def read_current(self):
         self.handle = lookup_active_pool(self.connection, self.params["pool"])
@@ -321,8 +346,7 @@ class VolumeConverger(Converger):
         row = self.handle.row
         what = "volume %s in pool %s" % (self.name, self.handle.name)
         if desired["source"] == "clone_from":
-            source_handle, source_volume = self._clone_source(desired["clone_from"])
-            source_spec = read_volume(source_handle, source_volume)[0]
+            source_handle, source_volume, source_spec = self._source_volume(desired["clone_from"], "clone_from")
             # a clone is the source's image: its format unless another is declared (libvirt would give
             # the pool's default), and at least its size (libvirt never makes a clone smaller)
             spec = dict(creation_spec(desired, row, self.name),
@@ -426,10 +450,17 @@ class VolumeConverger(Converger):
         the declared checksum is not the one last imported and reimport allows it."""
         source = ImportSource(self.module, desired["import_from"])
         record = self.records.of_volume(self._record_key(), self._identity(spec))
+        unfinished = bool(record) and record.get("state") == "importing"
         if record:
-            self._imported = describe_import(record["src"], record.get("checksum"),
-                                             unfinished=record.get("state") == "importing")
-        if record and record.get("state") == "importing":
+            self._imported = describe_import(record["src"], record.get("checksum"), unfinished=unfinished)
+        if unfinished and not record.get("identity") and not desired["reimport"]:
+            # cut off before the module could tell which volume it made (or on a host where volumes have no
+            # identity: a remote uri, an LV, a LUN): this may as well be a volume made since under that name
+            raise ParameterError("reimport", "an import of %s into volume %s was cut off before the module could "
+                                 "identify the volume, which may hold part of that image or another volume made "
+                                 "since under that name. Set reimport: true to import it again (its content is "
+                                 "replaced)" % (record["src"], self.name))
+        if unfinished:
             # a run cut off while it imported (daemon or module killed): the volume holds part of an
             # image the module was writing, not data of the user's
             reason = "the import into it did not finish"
@@ -447,6 +478,7 @@ class VolumeConverger(Converger):
             reason = "checksum %s" % source.checksum if source.checksum else "reimport: true"
         self._refuse_in_use(spec, "replacing its content")
         source.check()
+        self._check_reimport_fits(spec, source)
         self._after["import_from"] = source.described
         return [Action("re-import volume %s from %s (%s)" % (self.name, source.shown, reason),
                        lambda: self._reimport(spec, desired, source))]
@@ -550,15 +582,25 @@ class VolumeConverger(Converger):
                 raise ParameterError("encryption.secret", "secret %s has no value: set the passphrase first" % (
                     secret.get("uuid") or secret.get("usage")))
 
-    def _clone_source(self, clone_from):
-        source_handle = self.handle
-        if clone_from.get("pool") and clone_from["pool"] != self.handle.name:
-            source_handle = lookup_active_pool(self.connection, clone_from["pool"], param="clone_from.pool")
-        volume = lookup_volume(source_handle, clone_from["name"])
+    def _source_volume(self, source, option):
+        """Return (PoolHandle, virStorageVol, spec) of the volume ``option`` (clone_from, backing_store) names.
+
+        A volume whose import did not finish holds part of an image: a copy or an overlay of it would
+        keep that for good, so it is refused until its import task ran again.
+        """
+        handle = self.handle
+        if source.get("pool") and source["pool"] != self.handle.name:
+            handle = lookup_active_pool(self.connection, source["pool"], param=option + ".pool")
+        volume = lookup_volume(handle, source["name"])
         if volume is None:
-            raise ParameterError("clone_from.name", "pool %s has no volume %s to clone" % (
-                source_handle.name, clone_from["name"]))
-        return source_handle, volume
+            raise ParameterError(option + ".name", "pool %s has no volume %s%s" % (
+                handle.name, source["name"], " to clone" if option == "clone_from" else ""))
+        spec = read_volume(handle, volume)[0]
+        record = self.records.of_volume(import_key(handle.pool.UUIDString(), source["name"]), self._identity(spec))
+        if record and record.get("state") == "importing":
+            raise ParameterError(option + ".name", "volume %s of pool %s holds an import of %s that did not finish: "
+                                 "run its import task again first" % (source["name"], handle.name, record["src"]))
+        return handle, volume, spec
 
     def _backing_store(self, backing):
         """Return (path, capacity) of the declared backing store, checked to exist and to have the declared format.
@@ -573,13 +615,7 @@ class VolumeConverger(Converger):
             if self.connection.is_local() and not os.path.exists(path):
                 raise ParameterError("backing_store.path", "%s does not exist on the host" % path)
         else:
-            handle = self.handle
-            if backing.get("pool") and backing["pool"] != handle.name:
-                handle = lookup_active_pool(self.connection, backing["pool"], param="backing_store.pool")
-            volume = lookup_volume(handle, backing["name"])
-            if volume is None:
-                raise ParameterError("backing_store.name", "pool %s has no volume %s" % (handle.name, backing["name"]))
-            spec = read_volume(handle, volume)[0]
+            spec = self._source_volume(backing, "backing_store")[2]
             path, reported, capacity = spec["path"], spec.get("format"), spec.get("capacity")
         # the content tells its format; libvirt's report is all there is of a remote host's
         actual = self.probe.image_format(path) if self.connection.is_local() else reported
@@ -601,6 +637,7 @@ class VolumeConverger(Converger):
                 raise ParameterError("encryption.secret", "libvirt cannot use the passphrase secret: %s (a private "
                                      "secret's value is checked only at creation); no volume was created" % exc.msg)
             raise
+        self.records.remove(self._record_key())  # a record of an earlier volume of that name is not this one's
         if desired["preallocation"] == "full":
             self._undo_on_failure("writing zeros into volume %s" % self.name, lambda: upload_zeros(
                 self.connection.conn, self.volume, spec["capacity"]))
@@ -626,6 +663,7 @@ class VolumeConverger(Converger):
     def _clone(self, spec, source_volume):
         self.volume = call("cloning volume %s into %s" % (source_volume.name(), self.name),
                            self.handle.pool.createXMLFrom, build_volume_xml(spec), source_volume, 0)
+        self.records.remove(self._record_key())  # a record of an earlier volume of that name is not this one's
 
     def _content_format(self, spec):
         """The format of the bytes an import writes: the volume's own for files, raw for devices."""
@@ -644,8 +682,9 @@ class VolumeConverger(Converger):
             try:
                 self.volume = call("creating volume %s in pool %s" % (self.name, self.handle.name),
                                    self.handle.pool.createXML, build_volume_xml(spec), 0)
-            except LibvirtCallError:
-                self.records.remove(key)  # no volume was made: nothing of the module's to recognise later
+            except LibvirtCallError as exc:
+                if not exc.details.get("daemon_lost"):  # libvirt refused: no volume was made
+                    self.records.remove(key)
                 raise
             self.records.begin(key, source, self._identity(read_volume(self.handle, self.volume)[0]))
             self._undo_on_failure("importing %s into volume %s" % (source.shown, self.name),
@@ -658,10 +697,13 @@ class VolumeConverger(Converger):
         try:
             source.prepare()
             image = source.converted_to(self._content_format(spec))
+            # grow (never shrink: an earlier action of this run may have grown it) before anything is replaced
+            if source.virtual_size > call("reading volume %s" % self.name, self.volume.info)[1]:
+                if not supports(self.handle.row, "volume_resize"):
+                    raise self._too_small_for(source.virtual_size, spec)
+                self._resize(source.virtual_size, 0)
             # from here on the volume holds neither the old content nor the new one until the upload ends
             self.records.begin(self._record_key(), source, self._identity(spec))
-            if source.virtual_size > spec["capacity"]:
-                self._resize(source.virtual_size, 0)
             if supports(self.handle.row, "volume_wipe"):
                 # a sparse upload skips the source's holes: zero the old content first, or it shows through them
                 self._wipe(libvirt.VIR_STORAGE_VOL_WIPE_ALG_ZERO)
@@ -677,6 +719,20 @@ class VolumeConverger(Converger):
             self._resize(desired["capacity"], 0)
         spec, dummy = read_volume(self.handle, self.volume)
         self.records.finish(self._record_key(), source, self._identity(spec))
+
+    def _check_reimport_fits(self, spec, source):
+        """A pool that cannot resize cannot take an image larger than the volume: refused in check mode too (a
+        local image's size is read without importing it; a URL's only once it is downloaded)."""
+        if supports(self.handle.row, "volume_resize"):
+            return
+        size = source.local_virtual_size()
+        if size is not None and size > spec["capacity"]:
+            raise self._too_small_for(size, spec)
+
+    def _too_small_for(self, size, spec):
+        return ParameterError("import_from", "the image is %s and volume %s %s, and %s pools cannot resize volumes: "
+                              "nothing was replaced" % (human_and_bytes(size), self.name,
+                                                        human_and_bytes(spec["capacity"]), self.handle.row.name))
 
     def _record_key(self):
         return import_key(self.handle.pool.UUIDString(), self.name)
@@ -698,11 +754,10 @@ class VolumeConverger(Converger):
         except Exception as exc:  # pylint: disable=broad-except  # whatever failed, the half-made volume goes
             message = exc.msg if isinstance(exc, VirtopsError) else str(exc)
             try:
-                self.volume.delete(0)
-                self.records.remove(self._record_key())
+                delete_volume(self.module, self.connection, self.handle, self.volume, self.records)
                 outcome = "the new volume was removed"
-            except libvirt.libvirtError as cleanup:
-                outcome = "removing the new volume failed too: %s" % cleanup.get_error_message()
+            except VirtopsError as cleanup:
+                outcome = "removing the new volume failed too: %s" % cleanup.msg
             raise VirtopsError("%s failed: %s; %s" % (what, message, outcome))
 
     def _resize(self, capacity, flags):

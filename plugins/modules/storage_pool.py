@@ -100,6 +100,14 @@ options:
   delete_volumes:
     description:
       - With O(delete_storage=true), delete the pool's volumes first. B(Their data is lost.)
+      - Refused while a guest uses one of them or a volume of another pool has one as its backing store,
+        unless O(allow_in_use=true); the message names them.
+    type: bool
+    default: false
+  allow_in_use:
+    description:
+      - With O(delete_volumes=true), delete volumes that guests use or that back volumes of other pools
+        too. Those guests and linked clones break.
     type: bool
     default: false
   source:
@@ -543,6 +551,7 @@ ARGUMENT_SPEC = dict(
     restart=dict(type="bool", default=False),
     delete_storage=dict(type="bool", default=False),
     delete_volumes=dict(type="bool", default=False),
+    allow_in_use=dict(type="bool", default=False),
     source=dict(type="dict", options=SOURCE_SPEC),
     target=dict(type="dict", options=TARGET_SPEC),
     mount_options=dict(type="list", elements="str"),

@@ -19,8 +19,8 @@ import pytest
 from .backends import loopdisk, loopfs  # noqa: F401  pylint: disable=unused-import
 from .conftest import INSTALLED, assert_refused, run_module, six_steps, virsh, warnings_of
 from .volume_helpers import (
-    MIB, allocated, make_dir_pool, parted_numbers, qemu_img_info, raw_sha256, sha256_file, vol_exists, vol_info,
-    vol_names)
+    MIB, allocated, define_guest, make_dir_pool, parted_numbers, qemu_img_info, raw_sha256, sha256_file, undefine_guest,
+    vol_exists, vol_info, vol_names)
 
 
 def run_ok(module, args, check=False, changed=None):
@@ -352,3 +352,43 @@ def test_clone_keeps_the_format_and_size_of_its_source(workdir, prefix, pools):
 
     real = six_steps("storage_volume", args, before, after)
     assert real["diff"]["after"]["format"] == "qcow2" and real["diff"]["after"]["capacity"] == 64 * MIB, real["diff"]
+
+
+# ---------------------------------------------------------------- a pool's delete_volumes spares what others use
+
+@pytest.fixture
+def guest_names():
+    """Names of guests a test defines; undefined afterwards."""
+    names = []
+    yield names
+    for name in names:
+        undefine_guest(name)
+
+
+def test_pool_delete_volumes_spares_volumes_in_use(workdir, prefix, pools, guest_names):
+    """delete_volumes is refused while a guest uses a volume of the pool or another pool's clone is over one."""
+    pool, other = prefix + "src", prefix + "other"
+    target = make_dir_pool(pools, pool, os.path.join(workdir, "src"))
+    make_dir_pool(pools, other, os.path.join(workdir, "other"))
+    for name in ("base.img", "disk.img"):
+        run_ok("storage_volume", dict(pool=pool, name=name, capacity="8M"), changed=True)
+        with open(os.path.join(target, name), "r+b") as handle:
+            handle.write(os.urandom(MIB))
+    run_ok("storage_volume", dict(pool=other, name="clone.qcow2", format="qcow2",
+                                  backing_store=dict(pool=pool, name="base.img", format="raw")), changed=True)
+    guest = prefix + "guest"
+    guest_names.append(guest)
+    define_guest(guest, [{"file": os.path.join(target, "disk.img")}])
+    shas = dict((name, sha256_file(os.path.join(target, name))) for name in ("base.img", "disk.img"))
+
+    args = dict(name=pool, state="absent", delete_storage=True, delete_volumes=True)
+    for check in (True, False):
+        refused = run_module("storage_pool", args, check=check)
+        assert_refused(refused, "allow_in_use", guest)
+        assert "%s/clone.qcow2" % other in refused["msg"], refused["msg"]
+        assert dict((name, sha256_file(os.path.join(target, name))) for name in shas) == shas
+        assert virsh("pool-info", pool).count("running") == 1
+
+    done = run_ok("storage_pool", dict(args, allow_in_use=True), changed=True)
+    assert done["diff"]["after"]["volumes"] == "deleted", done["diff"]
+    assert not os.path.exists(target)

@@ -563,13 +563,30 @@ def _reimport(connection, probe=None, check_mode=True, **params):
     return _run(connection, probe, check_mode, **dict({"import_from": {"src": IMAGE, "checksum": SHA_B}}, **params))
 
 
+IDENTITY = "file:64769:12:2026-12-07"
+
+
 def test_an_unfinished_import_is_done_again(records):
     connection, pool = _pool(_file("a.img"))
-    _imported(records, pool, state="importing", checksum=SHA_B)
-    result = _reimport(connection)
+    _imported(records, pool, state="importing", checksum=SHA_B, identity=IDENTITY)
+    result = _reimport(connection, FakeProbe(identities={A_IMG: IDENTITY}))
     assert result["actions"] == ["re-import volume a.img from %s (the import into it did not finish)" % IMAGE]
     assert result["diff"]["before"]["import_from"] == "%s (%s, did not finish)" % (IMAGE, SHA_B)
     assert result["diff"]["after"]["import_from"] == "%s (%s)" % (IMAGE, SHA_B)
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+@pytest.mark.parametrize("identities", [{}, {A_IMG: IDENTITY}], ids=["host-cannot-identify", "identified"])
+def test_an_unfinished_import_without_identity_needs_reimport(records, check_mode, identities):
+    """A run cut off before the new volume was identified (or where volumes have none) left a record that could
+    be any volume's of that name: the module asks for reimport: true instead of replacing the content."""
+    connection, pool = _pool(_file("a.img"))
+    _imported(records, pool, state="importing", checksum=SHA_B, identity=None)
+    with pytest.raises(ParameterError) as info:
+        _reimport(connection, FakeProbe(identities=identities), check_mode=check_mode)
+    assert info.value.param == "reimport" and "cut off before the module could identify" in info.value.msg
+    result = _reimport(connection, FakeProbe(identities=identities), reimport=True)
+    assert result["actions"] == ["re-import volume a.img from %s (the import into it did not finish)" % IMAGE]
 
 
 @pytest.mark.parametrize("import_from", [{"src": IMAGE, "checksum": SHA_A}, {"src": IMAGE}])
