@@ -18,9 +18,10 @@ import pytest
 # pytest fixtures, used as test arguments
 from .backends import loopdisk, loopfs  # noqa: F401  pylint: disable=unused-import
 from .conftest import INSTALLED, assert_refused, run_module, six_steps, virsh, warnings_of
+from .test_volume_lifecycle import guests  # noqa: F401  pylint: disable=unused-import
 from .volume_helpers import (
-    MIB, allocated, define_guest, make_dir_pool, parted_numbers, qemu_img_info, raw_sha256, sha256_file, undefine_guest,
-    vol_exists, vol_info, vol_names)
+    MIB, allocated, define_guest, make_dir_pool, parted_numbers, qemu_img_info, raw_sha256, sha256_file, vol_exists,
+    vol_info, vol_names)
 
 
 def run_ok(module, args, check=False, changed=None):
@@ -356,16 +357,7 @@ def test_clone_keeps_the_format_and_size_of_its_source(workdir, prefix, pools):
 
 # ---------------------------------------------------------------- a pool's delete_volumes spares what others use
 
-@pytest.fixture
-def guest_names():
-    """Names of guests a test defines; undefined afterwards."""
-    names = []
-    yield names
-    for name in names:
-        undefine_guest(name)
-
-
-def test_pool_delete_volumes_spares_volumes_in_use(workdir, prefix, pools, guest_names):
+def test_pool_delete_volumes_spares_volumes_in_use(workdir, prefix, pools, guests):  # pylint: disable=redefined-outer-name
     """delete_volumes is refused while a guest uses a volume of the pool or another pool's clone is over one."""
     pool, other = prefix + "src", prefix + "other"
     target = make_dir_pool(pools, pool, os.path.join(workdir, "src"))
@@ -377,7 +369,7 @@ def test_pool_delete_volumes_spares_volumes_in_use(workdir, prefix, pools, guest
     run_ok("storage_volume", dict(pool=other, name="clone.qcow2", format="qcow2",
                                   backing_store=dict(pool=pool, name="base.img", format="raw")), changed=True)
     guest = prefix + "guest"
-    guest_names.append(guest)
+    guests.append(guest)
     define_guest(guest, [{"file": os.path.join(target, "disk.img")}])
     shas = dict((name, sha256_file(os.path.join(target, name))) for name in ("base.img", "disk.img"))
 
