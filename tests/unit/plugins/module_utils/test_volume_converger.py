@@ -213,6 +213,28 @@ def test_the_partition_tasks_of_a_disk_pool_share_one_lock(name):
     assert converger.lock_names(converger.read_desired()) == ["volume/disks/"]
 
 
+def _lock_names(connection, **params):
+    converger = _converger(connection, **params)
+    return set(converger.lock_names(converger.read_desired()))
+
+
+@pytest.mark.parametrize("option", ["clone_from", "backing_store"])
+@pytest.mark.parametrize("xml, pool, name", [
+    (DIR_POOL.replace("images", "other"), "other", "base.img"),
+    (DISK_POOL, "disks", "loop3p1"),
+], ids=["dir", "disk"])
+def test_a_task_made_from_a_volume_shares_a_lock_with_the_tasks_that_change_that_volume(option, xml, pool, name):
+    """The source must not be deleted, wiped or re-imported while it is copied or overlaid, whatever its pool:
+    a task made from it must wait for a task on it, so both take one lock."""
+    connection, dummy = _pool()
+    connection.conn.add_pool(xml, active=True, volumes=[_file(name)])
+    source = {"pool": pool, "name": name}
+    if option == "backing_store":
+        source["format"] = "raw"
+    made_from = _lock_names(connection, name="a.qcow2", **{option: source})
+    assert made_from & _lock_names(connection, pool=pool, name=name, state="absent")
+
+
 def test_the_lock_of_a_volume_of_a_missing_pool_is_refused():
     converger = _converger(FakeConnection(), capacity="64 MiB")
     with pytest.raises(ParameterError) as info:
