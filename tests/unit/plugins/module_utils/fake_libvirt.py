@@ -1,4 +1,5 @@
-"""A small fake of libvirt at the boundary of the convergers: virConnect, virStoragePool, virStorageVol, virSecret.
+"""A small fake of libvirt at the boundary of the convergers: virConnect, virStoragePool, virStorageVol, virSecret,
+virDomain.
 
 Every failure is a real ``libvirt.libvirtError`` carrying libvirt's real error
 code (VIR_ERR_NO_STORAGE_POOL, VIR_ERR_NO_STORAGE_VOL, VIR_ERR_NO_SECRET, ...),
@@ -27,22 +28,26 @@ SUPPORTED_POOL_TYPES = ("dir", "fs", "netfs", "logical", "disk", "iscsi", "iscsi
                         "rbd", "gluster")
 
 
-def libvirt_error(code, message):
-    """A real libvirtError with libvirt's error ``code`` (what libvirt-python raises for a failed call)."""
+def libvirt_error(code, message, domain=libvirt.VIR_FROM_STORAGE):
+    """A real libvirtError with libvirt's error ``code`` (what libvirt-python raises for a failed call).
+
+    ``domain``: where libvirt says it came from; VIR_FROM_RPC is the connection to a daemon that went away.
+    """
     error = libvirt.libvirtError(message)
-    error.err = (code, libvirt.VIR_FROM_STORAGE, message, libvirt.VIR_ERR_ERROR, None, None, None, 0, 0)
+    error.err = (code, domain, message, libvirt.VIR_ERR_ERROR, None, None, None, 0, 0)
     return error
 
 
 class Failures:
     """Calls made to fail: ``fail('create', VIR_ERR_INTERNAL_ERROR, 'mount failed')`` fails the next create calls
-    (all of them, or the next ``times``)."""
+    (all of them, or the next ``times``; ``domain`` as libvirt_error's)."""
 
     def __init__(self):
         self.failures = {}
 
-    def fail(self, method, code=libvirt.VIR_ERR_INTERNAL_ERROR, message="failed", times=None):
-        self.failures[method] = (libvirt_error(code, message), times)
+    def fail(self, method, code=libvirt.VIR_ERR_INTERNAL_ERROR, message="failed", times=None,
+             domain=libvirt.VIR_FROM_STORAGE):
+        self.failures[method] = (libvirt_error(code, message, domain), times)
 
     def _check(self, method):
         if method in self.failures:
@@ -109,6 +114,7 @@ class FakeVolume(Failures):
         return self._name
 
     def XMLDesc(self, flags):
+        self._check("XMLDesc")
         return self.xml
 
     def info(self):
@@ -174,12 +180,39 @@ class FakeStream:
         self.aborted = True
 
 
-def volume_xml(name, capacity, path=None, fmt="raw"):
-    """The XML libvirt reports for a file volume."""
+def volume_xml(name, capacity, path=None, fmt="raw", backing=None):
+    """The XML libvirt reports for a file volume (an overlay of the raw file at path ``backing``)."""
     path = path or "/var/lib/libvirt/images/" + name
+    backing_store = ("<backingStore><path>%s</path><format type='raw'/></backingStore>" % backing) if backing else ""
     return ("<volume type='file'><name>%s</name><key>%s</key><capacity unit='bytes'>%d</capacity>"
-            "<allocation unit='bytes'>0</allocation><target><path>%s</path><format type='%s'/></target></volume>"
-            % (name, path, capacity, path, fmt))
+            "<allocation unit='bytes'>0</allocation><target><path>%s</path><format type='%s'/></target>%s</volume>"
+            % (name, path, capacity, path, fmt, backing_store))
+
+
+# ---------------------------------------------------------------- guests
+
+class FakeDomain(Failures):
+    """A virDomain using the files ``paths`` as its disks: persistent, running or both (``fail`` as the others)."""
+
+    def __init__(self, name, paths, persistent=True, active=False):
+        super().__init__()
+        self._name, self.paths = name, list(paths)
+        self.persistent, self.active = persistent, active
+
+    def name(self):
+        return self._name
+
+    def isPersistent(self):
+        return int(self.persistent)
+
+    def isActive(self):
+        return int(self.active)
+
+    def XMLDesc(self, flags):
+        self._check("XMLDesc")
+        disks = "".join("<disk type='file' device='disk'><source file='%s'/><target dev='vd%s' bus='virtio'/></disk>"
+                        % (path, chr(ord("a") + number)) for number, path in enumerate(self.paths))
+        return "<domain type='kvm'><name>%s</name><devices>%s</devices></domain>" % (self._name, disks)
 
 
 # ---------------------------------------------------------------- pools
@@ -281,6 +314,7 @@ class FakePool(Failures):
 
     def listAllVolumes(self, flags):
         self._need_active()
+        self._check("listAllVolumes")
         self.volumes_read = True
         return list(self.volumes)
 
@@ -338,6 +372,7 @@ class FakeLibvirt(Failures):
         super().__init__()
         self.secrets = {}
         self.pools = {}
+        self.domains = []
         self.log = []
         self.fail_set_value = False
         self.supported = SUPPORTED_POOL_TYPES
@@ -419,8 +454,14 @@ class FakeLibvirt(Failures):
         return "<storagepoolCapabilities>%s</storagepoolCapabilities>" % "".join(
             "<pool type='%s' supported='yes'/>" % name for name in self.supported)
 
+    def add_domain(self, name, paths, **state):
+        """Add a guest whose disks are the files ``paths`` (``persistent``, ``active``)."""
+        domain = FakeDomain(name, paths, **state)
+        self.domains.append(domain)
+        return domain
+
     def listAllDomains(self, flags):
-        return []
+        return list(self.domains)
 
     def newStream(self, flags):
         self._check("newStream")
@@ -428,7 +469,8 @@ class FakeLibvirt(Failures):
 
 
 class FakeConnection(Connection):
-    """The collection's own Connection, over a FakeLibvirt; ``guests``: the disks guest_disks returns."""
+    """The collection's own Connection, over a FakeLibvirt; ``guests``: disks guest_disks returns besides those of
+    the fake's domains (which the collection's own scan reads)."""
 
     def __init__(self, pools=(), guests=(), uri=URI):
         super().__init__(uri)
@@ -443,7 +485,7 @@ class FakeConnection(Connection):
         return list(self._conn.pools.values())
 
     def guest_disks(self):
-        return self.guests
+        return self.guests + super().guest_disks()
 
 
 class FakeModule:

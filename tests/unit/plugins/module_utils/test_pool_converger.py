@@ -11,6 +11,7 @@ import libvirt
 import pytest
 
 from ansible_collections.virtops.storage.plugins.module_utils import pool as pool_module
+from ansible_collections.virtops.storage.plugins.module_utils import volume as volume_module
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, UnsafeActionError, VirtopsError)
 from ansible_collections.virtops.storage.plugins.module_utils.host_probe import HostProbe
@@ -19,11 +20,12 @@ from ansible_collections.virtops.storage.plugins.module_utils.pool_types import 
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import build_pool_xml
 
 from . import fake_libvirt
-from .fake_libvirt import FakeConnection, FakePool, FakeProbe
+from .fake_libvirt import FakeConnection, FakePool, FakeProbe, FakeVolume, volume_xml
 
 # the module's argument spec defaults (plugins/modules/storage_pool.py)
 DEFAULTS = {"name": None, "type": None, "xml": None, "state": "present", "autostart": None, "build": True,
-            "overwrite": False, "restart": False, "delete_storage": False, "delete_volumes": False, "source": None,
+            "overwrite": False, "restart": False, "delete_storage": False, "delete_volumes": False,
+            "allow_in_use": False, "source": None,
             "target": None, "mount_options": None, "config_options": None, "cow": None,
             "refresh_volume_allocation": None, "uri": fake_libvirt.URI}
 NAME = "images"
@@ -477,6 +479,78 @@ def test_absent_flags_misused(params, param):
     with pytest.raises(ParameterError) as info:
         _run(FakeConnection(), name=NAME, **params)
     assert info.value.param == param
+
+
+# ---------------------------------------------------------------- delete_volumes spares what others use
+
+DELETE_ALL = {"state": "absent", "name": NAME, "delete_storage": True, "delete_volumes": True}
+
+
+def _volume(name, directory=TARGET, backing=None):
+    return FakeVolume(name, volume_xml(name, 1, path="%s/%s" % (directory, name), backing=backing))
+
+
+def _pool_in_use(guest=True, other_pool=True):
+    """Active pool images holding a.img (vm1's disk), b.img (under other/c.qcow2) and d.qcow2, an overlay of b.img
+    in the pool itself (deleted with it: it breaks nothing that stays)."""
+    connection = FakeConnection()
+    pool = _existing(connection, DIR, active=True, volumes=[
+        _volume("a.img"), _volume("b.img"), _volume("d.qcow2", backing=TARGET + "/b.img")])
+    if guest:
+        connection.conn.add_domain("vm1", [TARGET + "/a.img"])
+    if other_pool:
+        connection.conn.add_pool(build_pool_xml({"name": "other", "type": "dir", "target": {"path": "/srv/other"}}),
+                                 active=True, volumes=[_volume("c.qcow2", "/srv/other", backing=TARGET + "/b.img")])
+    return connection, pool
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_absent_delete_volumes_refused_while_others_use_them(check_mode):
+    connection, pool = _pool_in_use()
+    with pytest.raises(UnsafeActionError) as info:
+        _run(connection, check_mode=check_mode, **DELETE_ALL)
+    assert info.value.details["param"] == "allow_in_use"
+    assert info.value.msg == ("pool images: deleting its volumes would break what uses them: a.img (used by vm1); "
+                              "b.img (used by other/c.qcow2). Detach or delete those first, or set allow_in_use: true")
+    assert [entry for entry in connection.conn.log if entry[0] != "refresh"] == [] and len(pool.volumes) == 3
+
+
+@pytest.mark.parametrize("guest, other_pool", [(True, False), (False, True)])
+def test_absent_delete_volumes_refused_for_one_user(guest, other_pool):
+    connection, dummy = _pool_in_use(guest, other_pool)
+    with pytest.raises(UnsafeActionError) as info:
+        _run(connection, check_mode=True, **DELETE_ALL)
+    assert ("a.img (used by vm1)" in info.value.msg) is guest
+    assert ("b.img (used by other/c.qcow2)" in info.value.msg) is other_pool
+
+
+def test_absent_delete_volumes_of_overlays_within_the_pool_only():
+    connection, pool = _pool_in_use(guest=False, other_pool=False)
+    result = _run(connection, **DELETE_ALL)
+    assert result["actions"][0] == "delete every volume of pool images" and pool.volumes == []
+
+
+def test_absent_delete_volumes_in_use_allowed():
+    connection, pool = _pool_in_use()
+    result = _run(connection, allow_in_use=True, **DELETE_ALL)
+    assert result["actions"] == ["delete every volume of pool images", "stop pool images",
+                                 "delete the underlying storage of pool images", "undefine pool images"]
+    assert [entry[0] for entry in connection.conn.log].count("deleteVolume") == 3 and pool.volumes == []
+
+
+def test_absent_delete_volumes_stops_while_a_volume_is_being_created(monkeypatch):
+    """libvirt refuses to refresh a pool a volume is being created in: what it lists may miss that volume, so the
+    storage is not deleted (nor any volume)."""
+    monkeypatch.setattr(volume_module.refresh_pool, "__defaults__", (0.05,))  # the wait for a busy pool
+    connection = FakeConnection()
+    pool = _existing(connection, DIR, active=True, volumes=[_volume("a.img")])
+    pool.fail("refresh", libvirt.VIR_ERR_INTERNAL_ERROR, "internal error: pool 'images' has asynchronous jobs running.")
+    with pytest.raises(VirtopsError) as info:
+        _run(connection, **DELETE_ALL)
+    assert info.value.msg.startswith("pool images is busy (another client is creating a volume in it): its volumes "
+                                     "cannot be listed for sure, so its storage is not deleted; run the task again")
+    assert [entry for entry in connection.conn.log if entry[0] != "refresh"] == []
+    assert len(pool.volumes) == 1 and pool.isActive() == 1 and NAME in connection.conn.pools
 
 
 # ---------------------------------------------------------------- a failed creation is undone

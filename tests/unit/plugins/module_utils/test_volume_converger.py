@@ -6,6 +6,7 @@ host paths (except files under tmp_path where the module itself touches one).
 """
 
 import hashlib
+import io
 import json
 import os
 import stat
@@ -14,6 +15,7 @@ import time
 import libvirt
 import pytest
 
+from ansible_collections.virtops.storage.plugins.module_utils import image_import
 from ansible_collections.virtops.storage.plugins.module_utils import volume as volume_module
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, UnsafeActionError, VirtopsError)
@@ -185,6 +187,59 @@ def test_a_disk_pool_without_name_makes_the_lowest_free_partition_number():
 def test_name_is_required_outside_disk_pools_and_to_delete(xml, params, message):
     connection, dummy = _pool(xml=xml)
     assert _refused(connection, "name", name=None, **params) == message
+
+
+# ---------------------------------------------------------------- lock_names
+
+@pytest.mark.parametrize("params, sources", [
+    ({"capacity": "64 MiB"}, []),
+    ({"clone_from": {"name": "base.img"}}, ["volume/images/base.img"]),
+    ({"clone_from": {"pool": "other", "name": "base.img"}}, ["volume/other/base.img"]),
+    ({"backing_store": {"name": "base.qcow2", "format": "qcow2"}}, ["volume/images/base.qcow2"]),
+    ({"backing_store": {"pool": "other", "name": "base.qcow2", "format": "qcow2"}}, ["volume/other/base.qcow2"]),
+    ({"backing_store": {"path": "/srv/base.qcow2", "format": "qcow2"}}, []),  # a file of no pool
+])
+def test_a_task_locks_its_volume_and_the_volume_it_is_made_from(params, sources):
+    connection, dummy = _pool()
+    converger = _converger(connection, **params)
+    assert converger.lock_names(converger.read_desired()) == ["volume/images/a.img"] + sources
+
+
+@pytest.mark.parametrize("name", [None, "loop3p2", "loop3p7"])
+def test_the_partition_tasks_of_a_disk_pool_share_one_lock(name):
+    """The next partition's name is the pool's to give: two tasks must not both take it."""
+    connection, dummy = _pool(_partition(1), xml=DISK_POOL)
+    converger = _converger(connection, pool="disks", name=name, capacity="64 MiB")
+    assert converger.lock_names(converger.read_desired()) == ["volume/disks/"]
+
+
+def _lock_names(connection, **params):
+    converger = _converger(connection, **params)
+    return set(converger.lock_names(converger.read_desired()))
+
+
+@pytest.mark.parametrize("option", ["clone_from", "backing_store"])
+@pytest.mark.parametrize("xml, pool, name", [
+    (DIR_POOL.replace("images", "other"), "other", "base.img"),
+    (DISK_POOL, "disks", "loop3p1"),
+], ids=["dir", "disk"])
+def test_a_task_made_from_a_volume_shares_a_lock_with_the_tasks_that_change_that_volume(option, xml, pool, name):
+    """The source must not be deleted, wiped or re-imported while it is copied or overlaid, whatever its pool:
+    a task made from it must wait for a task on it, so both take one lock."""
+    connection, dummy = _pool()
+    connection.conn.add_pool(xml, active=True, volumes=[_file(name)])
+    source = {"pool": pool, "name": name}
+    if option == "backing_store":
+        source["format"] = "raw"
+    made_from = _lock_names(connection, name="a.qcow2", **{option: source})
+    assert made_from & _lock_names(connection, pool=pool, name=name, state="absent")
+
+
+def test_the_lock_of_a_volume_of_a_missing_pool_is_refused():
+    converger = _converger(FakeConnection(), capacity="64 MiB")
+    with pytest.raises(ParameterError) as info:
+        converger.lock_names(converger.read_desired())
+    assert info.value.msg == "pool: storage pool images does not exist"
 
 
 # ---------------------------------------------------------------- _plan_create
@@ -553,10 +608,18 @@ def test_a_resize_the_pool_type_cannot_do_says_why():
 A_IMG = TARGET + "/a.img"
 
 
-def _imported(records, pool, state="done", checksum=SHA_A, identity=None):
-    """The record of an import of IMAGE into a.img."""
-    records.write(import_key(pool.UUIDString(), "a.img"), {"src": IMAGE, "checksum": checksum, "state": state,
-                                                           "identity": identity})
+def _imported(records, pool, state="done", checksum=SHA_A, identity=None, name="a.img"):
+    """The record of an import of IMAGE into volume ``name`` (a.img) of ``pool``."""
+    records.write(import_key(pool.UUIDString(), name), {"src": IMAGE, "checksum": checksum, "state": state,
+                                                        "identity": identity})
+
+
+def _record(records, pool, name="a.img"):
+    return records.read(import_key(pool.UUIDString(), name))
+
+
+# what _imported writes, as ImportRecords.read returns it
+DONE_A = {"src": IMAGE, "checksum": SHA_A, "state": "done", "identity": None}
 
 
 def _reimport(connection, probe=None, check_mode=True, **params):
@@ -732,6 +795,169 @@ def test_reimport_grows_zeroes_and_uploads(records, tmp_path):
     assert _changes(connection) == [("resize", MIB, 0, "a.img"), zeros, UPLOAD]
     assert records.read(import_key(pool.UUIDString(), "a.img"))["checksum"] == checksum
     assert result["diff"]["before"]["import_from"] == "%s (%s)" % (IMAGE, SHA_A)
+
+
+def test_a_failed_grow_before_a_reimport_leaves_the_import_record_as_it_was(records, tmp_path):
+    """The volume is grown before the import is marked as started: a grow that fails leaves the old content, and
+    its record must not say that the volume holds a cut-off import (the next run would replace it unasked)."""
+    src, checksum = _image(tmp_path)
+    connection, pool = _pool(_file("a.img", capacity=512 * 1024))
+    _imported(records, pool)
+    pool.storageVolLookupByName("a.img").fail("resize", libvirt.VIR_ERR_INTERNAL_ERROR, "No space left on device")
+    with pytest.raises(LibvirtCallError):
+        _importer(connection, import_from={"src": src, "checksum": checksum}, reimport=True).run()
+    assert _changes(connection) == [("resize", MIB, 0, "a.img")]
+    assert _record(records, pool) == dict(DONE_A, key=import_key(pool.UUIDString(), "a.img"))
+
+
+def test_a_reimport_after_a_grow_of_the_same_run_never_shrinks_the_volume(records, tmp_path):
+    """capacity grows the volume first (4 MiB); the 1 MiB image then fits the volume as it is now: the re-import
+    must compare with the volume's current size, not the size it had when the run was planned (512 KiB)."""
+    src, checksum = _image(tmp_path)
+    connection, pool = _pool(_file("a.img", capacity=512 * 1024))
+    _imported(records, pool)
+    result = _importer(connection, capacity="4 MiB", import_from={"src": src, "checksum": checksum},
+                       reimport=True).run()
+    assert result["actions"] == ["grow volume a.img from 512 KiB to 4 MiB (524288 -> 4194304 bytes)",
+                                 "re-import volume a.img from %s (checksum %s)" % (src, checksum)]
+    assert [entry[1] for entry in _calls(connection, "resize")] == [4 * MIB]
+    assert _created(pool)["capacity"] == 4 * MIB and _record(records, pool)["checksum"] == checksum
+
+
+def _small_partition_imported(records):
+    """Disk pool (no volume resize) with partition loop3p1 of 512 KiB, imported from IMAGE (checksum SHA_A)."""
+    connection, pool = _pool(_partition(1, capacity=512 * 1024), xml=DISK_POOL)
+    _imported(records, pool, name="loop3p1")
+    return connection, pool
+
+
+TOO_SMALL = ("import_from: the image is 1 MiB (1048576 bytes) and volume loop3p1 512 KiB (524288 bytes), and disk "
+             "pools cannot resize volumes: nothing was replaced")
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_a_local_image_larger_than_a_volume_its_pool_cannot_grow_is_refused_at_plan(records, tmp_path, check_mode):
+    src, checksum = _image(tmp_path)
+    connection, pool = _small_partition_imported(records)
+    converger = _importer(connection, check_mode=check_mode, pool="disks", name="loop3p1",
+                          import_from={"src": src, "checksum": checksum}, reimport=True)
+    with pytest.raises(ParameterError) as info:
+        converger.run()
+    assert info.value.param == "import_from" and info.value.msg == TOO_SMALL
+    assert ["/usr/sbin/qemu-img", "info", "--output=json", src] in converger.module.commands  # its size, read
+    assert _changes(connection) == [] and pool.volumes[0].uploaded is None
+    assert _record(records, pool, "loop3p1") == dict(DONE_A, key=import_key(pool.UUIDString(), "loop3p1"))
+
+
+def test_a_url_image_larger_than_a_volume_its_pool_cannot_grow_is_refused_before_anything_is_written(
+        records, monkeypatch):
+    """A URL's size is known only once it is downloaded: check mode plans the re-import, the real run refuses it
+    before the import is marked as started or the volume is wiped."""
+    image = b"x" * MIB
+    checksum = "sha256:" + hashlib.sha256(image).hexdigest()
+    monkeypatch.setattr(image_import, "open_url", lambda *args, **kwargs: io.BytesIO(image))
+    connection, pool = _small_partition_imported(records)
+    params = {"pool": "disks", "name": "loop3p1",
+              "import_from": {"src": "https://images.example/a.img", "checksum": checksum}, "reimport": True}
+    assert _importer(connection, check_mode=True, **params).run()["actions"] == [
+        "re-import volume loop3p1 from https://images.example/a.img (checksum %s)" % checksum]
+    with pytest.raises(ParameterError) as info:
+        _importer(connection, **params).run()
+    assert info.value.param == "import_from" and info.value.msg == TOO_SMALL
+    assert _changes(connection) == [] and pool.volumes[0].uploaded is None
+    assert _record(records, pool, "loop3p1") == dict(DONE_A, key=import_key(pool.UUIDString(), "loop3p1"))
+
+
+def test_an_import_record_that_cannot_be_kept_stops_the_import_before_the_volume_is_made(tmp_path, monkeypatch):
+    """Without a record a run cut off during the import would leave a half-written volume nothing tells from
+    the user's data: no record, no import."""
+    src, dummy = _image(tmp_path)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    unwritable = ImportRecords((str(blocker / "imports"),))  # no directory can be made under a file
+    assert unwritable.write("key", {"state": "importing"}) is False
+    monkeypatch.setattr(volume_module, "ImportRecords", lambda: unwritable)
+    connection, pool = _pool()
+    with pytest.raises(VirtopsError) as info:
+        _importer(connection, import_from={"src": src}).run()
+    assert info.value.msg.startswith("cannot keep the import record in %s/imports" % blocker)
+    assert info.value.msg.endswith("nothing was imported")
+    assert _changes(connection) == [] and pool.volumes == []
+
+
+def test_a_volume_libvirt_refuses_to_create_leaves_no_import_record(records, tmp_path):
+    src, dummy = _image(tmp_path)
+    connection, pool = _pool()
+    pool.fail("createXML", libvirt.VIR_ERR_INTERNAL_ERROR, "cannot create volume: No space left on device")
+    with pytest.raises(LibvirtCallError):
+        _importer(connection, import_from={"src": src}).run()
+    assert pool.volumes == [] and _record(records, pool) is None
+
+
+def test_an_import_whose_daemon_was_lost_during_creation_keeps_its_record_and_needs_reimport(records, tmp_path):
+    """The daemon may have made the volume before the connection broke: the 'importing' record stays. It has no
+    identity (the volume was never read), so the next run asks for reimport: true instead of trusting it."""
+    src, checksum = _image(tmp_path)
+    connection, pool = _pool()
+    pool.fail("createXML", libvirt.VIR_ERR_INTERNAL_ERROR, "End of file while reading data: Input/output error",
+              times=1, domain=libvirt.VIR_FROM_RPC)
+    params = {"import_from": {"src": src, "checksum": checksum}}
+    with pytest.raises(LibvirtCallError) as info:
+        _importer(connection, **params).run()
+    assert info.value.details["daemon_lost"] is True
+    assert _record(records, pool) == {"src": src, "checksum": checksum, "state": "importing", "identity": None,
+                                      "key": import_key(pool.UUIDString(), "a.img")}
+    pool.appear_on_storage(_file("a.img"))  # what the daemon made before it went away
+    with pytest.raises(ParameterError) as info:
+        _importer(connection, **params).run()
+    assert info.value.param == "reimport" and "Set reimport: true to import it again" in info.value.msg
+    result = _importer(connection, reimport=True, **params).run()
+    assert result["actions"] == ["re-import volume a.img from %s (the import into it did not finish)" % src]
+    assert _calls(connection, "upload") == [UPLOAD] and _record(records, pool)["state"] == "done"
+
+
+# ---------------------------------------------------------------- import records of the volumes a volume is made from
+
+@pytest.mark.parametrize("params", [
+    {"capacity": "64 MiB"},
+    {"clone_from": {"name": "base.img"}},
+    {"backing_store": {"name": "base.img", "format": "raw"}},
+], ids=["create", "clone", "overlay"])
+def test_a_new_volume_forgets_the_import_record_of_an_earlier_volume_of_that_name(records, params):
+    """A record left by an earlier a.img (deleted by other means) is not the new volume's: kept, it would make
+    the next run take the new volume for a cut-off import and replace its content."""
+    connection, pool = _pool(_file("base.img"))
+    _imported(records, pool, state="importing")
+    assert _run(connection, **params)["changed"] is True
+    assert _record(records, pool) is None
+
+
+SOURCES = [
+    ("clone_from", {"name": "base.img"}),
+    ("backing_store", {"name": "base.img", "format": "raw"}),
+]
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+@pytest.mark.parametrize("option, source", SOURCES)
+def test_a_volume_whose_import_did_not_finish_is_no_source(records, option, source, check_mode):
+    connection, pool = _pool(_file("base.img"))
+    _imported(records, pool, state="importing", name="base.img")
+    message = _refused(connection, option + ".name", check_mode=check_mode, **{option: source})
+    assert message == ("%s.name: volume base.img of pool images holds an import of %s that did not finish: run its "
+                       "import task again first" % (option, IMAGE))
+    _imported(records, pool, state="done", name="base.img")
+    assert _run(connection, check_mode=check_mode, **{option: source})["changed"] is True
+
+
+@pytest.mark.parametrize("option, source", SOURCES)
+def test_the_import_record_of_a_source_in_another_pool_is_that_pools(records, option, source):
+    connection, pool = _pool()
+    other = connection.conn.add_pool(DIR_POOL.replace("images", "other"), active=True, volumes=[_file("base.img")])
+    _imported(records, pool, state="importing", name="base.img")  # another pool's volume of that name: no matter
+    assert _run(connection, check_mode=True, **{option: dict(source, pool="other")})["changed"] is True
+    _imported(records, other, state="importing", name="base.img")
+    _refused(connection, option + ".name", **{option: dict(source, pool="other")})
 
 
 # ---------------------------------------------------------------- _plan_wipe
