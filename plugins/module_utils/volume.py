@@ -243,13 +243,16 @@ class VolumeConverger(Converger):
         """The volume and the volumes it is made from (a clone's source, a backing volume): no other task of
         this collection changes them meanwhile. A disk pool's partitions share one lock: the next
         partition's name is the pool's to give."""
-        pool = desired["pool"]
-        row = lookup_active_pool(self.connection, pool).row
-        names = ["volume/%s/%s" % (pool, "" if row.volume_naming == "partition" else desired["name"])]
-        for source in (desired["clone_from"], desired["backing_store"]):
+        names = [self._lock_name(desired["pool"], desired["name"], "pool")]
+        for option in ("clone_from", "backing_store"):
+            source = desired[option]
             if source and source.get("name"):
-                names.append("volume/%s/%s" % (source.get("pool") or pool, source["name"]))
+                names.append(self._lock_name(source.get("pool") or desired["pool"], source["name"], option + ".pool"))
         return names
+
+    def _lock_name(self, pool, name, param):
+        row = lookup_active_pool(self.connection, pool, param=param).row
+        return "volume/%s/%s" % (pool, "" if row.volume_naming == "partition" else name)
 
     def read_current(self):
         self.handle = lookup_active_pool(self.connection, self.params["pool"])

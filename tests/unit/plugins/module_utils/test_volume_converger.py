@@ -201,6 +201,7 @@ def test_name_is_required_outside_disk_pools_and_to_delete(xml, params, message)
 ])
 def test_a_task_locks_its_volume_and_the_volume_it_is_made_from(params, sources):
     connection, dummy = _pool()
+    connection.conn.add_pool(DIR_POOL.replace("images", "other"), active=True)
     converger = _converger(connection, **params)
     assert converger.lock_names(converger.read_desired()) == ["volume/images/a.img"] + sources
 
@@ -240,6 +241,16 @@ def test_the_lock_of_a_volume_of_a_missing_pool_is_refused():
     with pytest.raises(ParameterError) as info:
         converger.lock_names(converger.read_desired())
     assert info.value.msg == "pool: storage pool images does not exist"
+
+
+@pytest.mark.parametrize("option", ["clone_from", "backing_store"])
+def test_the_lock_of_a_source_in_a_missing_pool_names_the_option(option):
+    connection, dummy = _pool()
+    converger = _converger(connection, name="a.qcow2", **{option: {"pool": "gone", "name": "b", "format": "raw"}
+                                                        if option == "backing_store" else {"pool": "gone", "name": "b"}})
+    with pytest.raises(ParameterError) as info:
+        converger.lock_names(converger.read_desired())
+    assert info.value.param == option + ".pool"
 
 
 # ---------------------------------------------------------------- _plan_create
