@@ -569,7 +569,7 @@ class PoolConverger(Converger):
         used = []
         for name in names:
             volume = {"name": name, "path": os.path.join(target, name) if target else None}
-            users = guests_using(disks, handle, volume) + [
+            users = guests_using(disks, handle, volume, self.connection.is_local()) + [
                 where for where in volumes_backed_by(self.connection, volume["path"], clones)
                 if not where.startswith(self.name + "/")]
             if users:

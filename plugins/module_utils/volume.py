@@ -110,10 +110,26 @@ def volume_facts(handle, spec, xml, disk_options=None):
     return facts
 
 
-def guests_using(disks_by_guest, handle, spec):
-    """Return the sorted names of the guests whose disks reference the volume ``spec``."""
+def guests_using(disks_by_guest, handle, spec, local=False):
+    """Return the sorted names of the guests whose disks reference the volume ``spec``.
+
+    ``local``: the daemon runs on this host, where paths are compared as the files they name (a guest
+    may reach a volume through a symlink or a path with '..').
+    """
     references = volume_references(handle.row, handle.spec, spec)
+    if local:
+        references["paths"] = set(os.path.realpath(path) for path in references["paths"])
+        disks_by_guest = [(name, [_with_real_paths(disk) for disk in disks]) for name, disks in disks_by_guest]
     return sorted(name for name, disks in disks_by_guest if any(disk_uses(d, references) for d in disks))
+
+
+def _with_real_paths(disk):
+    """The disk dict with its source file or device path resolved (symlinks, '..')."""
+    source = dict(disk.get("source") or {})
+    for key in ("file", "dev"):
+        if (source.get(key) or "").startswith("/"):
+            source[key] = os.path.realpath(source[key])
+    return dict(disk, source=source)
 
 
 def backing_users(connection):
@@ -557,7 +573,7 @@ class VolumeConverger(Converger):
         if self.params.get("allow_in_use"):
             return
         if self._users is None:
-            self._users = (guests_using(self.connection.guest_disks(), self.handle, spec),
+            self._users = (guests_using(self.connection.guest_disks(), self.handle, spec, self.connection.is_local()),
                            volumes_backed_by(self.connection, spec.get("path")))
         guests, clones = self._users
         if guests:
@@ -827,7 +843,7 @@ class VolumeInfoReader:
         for volume in volumes:
             spec, xml = read_volume(handle, volume)
             facts = volume_facts(handle, spec, xml, self.params.get("disk"))
-            facts["used_by"] = guests_using(disks_by_guest, handle, spec)
+            facts["used_by"] = guests_using(disks_by_guest, handle, spec, self.connection.is_local())
             result["volumes"].append(facts)
         if name:
             result["exists"] = bool(volumes)

@@ -11,7 +11,9 @@ import libvirt
 import pytest
 
 from ansible_collections.virtops.storage.plugins.module_utils.errors import LibvirtCallError
-from ansible_collections.virtops.storage.plugins.module_utils.volume import backing_users, volumes_backed_by
+from ansible_collections.virtops.storage.plugins.module_utils.pool_types import POOL_TYPES
+from ansible_collections.virtops.storage.plugins.module_utils.volume import (
+    PoolHandle, backing_users, guests_using, volumes_backed_by)
 
 from .fake_libvirt import FakeConnection, FakeVolume, libvirt_error, volume_xml
 
@@ -155,3 +157,18 @@ def test_a_remote_backing_path_is_compared_as_a_string(base, tmp_path):
     assert volumes_backed_by(connection, str(base)) == []
     assert volumes_backed_by(connection, str(tmp_path / "link" / "base.img")) == ["p/c.qcow2"]
     assert backing_users(connection) == {str(tmp_path / "link" / "base.img"): ["p/c.qcow2"]}
+
+
+@pytest.mark.parametrize("local, used", [(True, True), (False, False)])
+def test_a_guest_reaching_a_volume_through_a_symlink_uses_it(tmp_path, local, used):
+    """On this host a guest disk's path is compared as the file it names, as backing paths are."""
+    real = tmp_path / "images"
+    real.mkdir()
+    (real / "a.img").write_bytes(b"")
+    (tmp_path / "link").symlink_to(real)
+    row = POOL_TYPES["dir"]
+    handle = PoolHandle(None, "images", {"name": "images", "type": "dir", "target": {"path": str(real)}}, row)
+    disks = [("vm1", [{"type": "file", "source": {"file": str(tmp_path / "link" / "a.img")}}]),
+             ("vm2", [{"type": "file", "source": {"file": str(real / ".." / "images" / "a.img")}}])]
+    found = guests_using(disks, handle, {"name": "a.img", "path": str(real / "a.img")}, local=local)
+    assert found == (["vm1", "vm2"] if used else [])
