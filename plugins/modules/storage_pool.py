@@ -11,6 +11,8 @@ short_description: Define, build, start, stop and remove libvirt storage pools o
 version_added: 0.1.0
 description:
   - Converges one libvirt storage pool to the declared definition, state and autostart flag.
+  - Tasks of parallel jobs that converge the same pool on one host take turns. Each holds a host lock
+    on the pool (a C(flock) under C(/run/lock/virtops-storage)) while it reads, plans and changes it.
   - Works for every libvirt pool type (dir, fs, netfs, logical, disk, iscsi, iscsi-direct, scsi,
     mpath, rbd, gluster, zfs, vstorage); options a type does not take are refused with an error that
     names them.

@@ -12,6 +12,9 @@ version_added: 0.1.0
 description:
   - Converges one libvirt secret to the declared definition (usage, description, flags) and value, or
     removes it.
+  - Tasks of parallel jobs that converge the same secret on one host take turns. Each holds a host lock
+    on the secret's uuid and usage (a C(flock) under C(/run/lock/virtops-storage)) while it reads, plans
+    and changes it.
   - A secret is found by O(uuid), else by its usage (O(usage_type) and O(usage_id)). libvirt allows one
     secret per usage, so a secret defined without a uuid keeps the uuid libvirt gives it and is found again
     by its usage on the next run.
