@@ -246,8 +246,10 @@ def test_the_lock_of_a_volume_of_a_missing_pool_is_refused():
 @pytest.mark.parametrize("option", ["clone_from", "backing_store"])
 def test_the_lock_of_a_source_in_a_missing_pool_names_the_option(option):
     connection, dummy = _pool()
-    converger = _converger(connection, name="a.qcow2", **{option: {"pool": "gone", "name": "b", "format": "raw"}
-                                                        if option == "backing_store" else {"pool": "gone", "name": "b"}})
+    source = {"pool": "gone", "name": "b"}
+    if option == "backing_store":
+        source["format"] = "raw"
+    converger = _converger(connection, name="a.qcow2", **{option: source})
     with pytest.raises(ParameterError) as info:
         converger.lock_names(converger.read_desired())
     assert info.value.param == option + ".pool"
