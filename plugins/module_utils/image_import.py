@@ -119,7 +119,7 @@ class ImportSource:
             return None
         try:
             return int(self._qemu_img_info(self.src, self.declared_format)["virtual-size"])
-        except VirtopsError:
+        except (VirtopsError, ValueError, KeyError):  # qemu-img cannot read it: the import will say why
             return None
 
     @property

@@ -497,7 +497,7 @@ class VolumeConverger(Converger):
             reason = "checksum %s" % source.checksum if source.checksum else "reimport: true"
         self._refuse_in_use(spec, "replacing its content")
         source.check()
-        self._check_reimport_fits(spec, source)
+        self._plan_reimport_size(spec, source)
         self._after["import_from"] = source.described
         return [Action("re-import volume %s from %s (%s)" % (self.name, source.shown, reason),
                        lambda: self._reimport(spec, desired, source))]
@@ -739,14 +739,15 @@ class VolumeConverger(Converger):
         spec, dummy = read_volume(self.handle, self.volume)
         self.records.finish(self._record_key(), source, self._identity(spec))
 
-    def _check_reimport_fits(self, spec, source):
-        """A pool that cannot resize cannot take an image larger than the volume: refused in check mode too (a
-        local image's size is read without importing it; a URL's only once it is downloaded)."""
-        if supports(self.handle.row, "volume_resize"):
-            return
+    def _plan_reimport_size(self, spec, source):
+        """A re-import grows the volume to a larger image; a pool that cannot resize cannot take one, refused
+        in check mode too. A local image's size is read without importing it, a URL's only once downloaded."""
         size = source.local_virtual_size()
-        if size is not None and size > spec["capacity"]:
+        if size is None or size <= self._after.get("capacity", spec["capacity"]):
+            return
+        if not supports(self.handle.row, "volume_resize"):
             raise self._too_small_for(size, spec)
+        self._after["capacity"] = size
 
     def _too_small_for(self, size, spec):
         return ParameterError("import_from", "the image is %s and volume %s %s, and %s pools cannot resize volumes: "

@@ -223,7 +223,9 @@ options:
     type: bool
     default: false
   allow_in_use:
-    description: Allow deleting, wiping, shrinking or re-importing a volume that a guest references, and deleting a volume that is the backing store of another.
+    description:
+      - Allow deleting, wiping, shrinking or re-importing a volume that a guest references or that is the
+        backing store of other volumes (linked clones). Those guests and clones break.
     type: bool
     default: false
   wipe:

@@ -1160,3 +1160,12 @@ def test_check_mode_facts_of_a_volume_to_be_created(xml, params, path, disk_sour
     assert facts["path"] == path and facts["key"] is None and facts["xml"] is None
     assert facts["capacity"] == 64 * MIB and facts["disk"]["source"] == disk_source
     assert facts["disk_xml"].startswith("<disk ")
+
+
+def test_the_diff_of_a_reimport_that_grows_the_volume_shows_the_new_capacity(records, tmp_path):
+    """The re-import grows a volume smaller than the image: the diff says so, as the plan does it."""
+    src, checksum = _image(tmp_path)
+    connection, pool = _pool(_file("a.img", MIB // 2))
+    _imported(records, pool)
+    result = _importer(connection, check_mode=True, import_from={"src": src, "checksum": checksum}, reimport=True).run()
+    assert result["diff"]["before"]["capacity"] == MIB // 2 and result["diff"]["after"]["capacity"] == MIB
