@@ -150,6 +150,14 @@ class Converger:
         return text
 
 
+def one_or_every(name, lookup, list_all):
+    """The objects an info module reads: the one called ``name`` ([] when there is none), else every one by name."""
+    if name:
+        found = lookup(name)
+        return [found] if found is not None else []
+    return sorted(list_all(), key=lambda item: item.name())
+
+
 def run_module(module, build):
     """Run ``build(module, connection).run()`` and exit; the one place errors become fail_json."""
     check_dependencies(module)

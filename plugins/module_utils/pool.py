@@ -9,7 +9,7 @@ import os
 
 from ansible_collections.virtops.storage.plugins.module_utils.connection import call, libvirt
 from ansible_collections.virtops.storage.plugins.module_utils.converge import (
-    Action, Converger, differences, overlay, project)
+    Action, Converger, differences, one_or_every, overlay, project)
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, UnsafeActionError, VirtopsError)
 from ansible_collections.virtops.storage.plugins.module_utils.host_probe import HostProbe
@@ -612,11 +612,7 @@ class PoolInfoReader:
     def run(self):
         """Return the module result: ``pools`` (list of facts) and, for one name, ``exists``."""
         name = self.params.get("name")
-        if name:
-            pool = self.connection.lookup_pool(name)
-            pools = [pool] if pool is not None else []
-        else:
-            pools = sorted(self.connection.list_pools(), key=lambda p: p.name())
+        pools = one_or_every(name, self.connection.lookup_pool, self.connection.list_pools)
         result = {"changed": False, "pools": [self._facts(p) for p in pools]}
         if name:
             result["exists"] = bool(pools)

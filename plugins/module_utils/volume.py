@@ -118,12 +118,17 @@ def guests_using(disks_by_guest, handle, spec, local=False):
     """
     references = volume_references(handle.row, handle.spec, spec)
     if local:
-        references["paths"] = set(os.path.realpath(path) for path in references["paths"])
-        disks_by_guest = [(name, [_with_real_paths(disk) for disk in disks]) for name, disks in disks_by_guest]
+        references = references_on_host(references)
+        disks_by_guest = [(name, [with_real_paths(disk) for disk in disks]) for name, disks in disks_by_guest]
     return sorted(name for name, disks in disks_by_guest if any(disk_uses(d, references) for d in disks))
 
 
-def _with_real_paths(disk):
+def references_on_host(references):
+    """``volume_references`` with its paths resolved (symlinks, '..'), to match ``with_real_paths`` disks."""
+    return dict(references, paths=set(os.path.realpath(path) for path in references["paths"]))
+
+
+def with_real_paths(disk):
     """The disk dict with its source file or device path resolved (symlinks, '..')."""
     source = dict(disk.get("source") or {})
     for key in ("file", "dev"):

@@ -27,7 +27,7 @@ import pytest
 from .conftest import URI, assert_refused, run_module, virsh
 
 MODULES = ("storage_pool", "storage_pool_info", "storage_volume", "storage_volume_info", "storage_secret",
-           "storage_secret_info")
+           "storage_secret_info", "disk_info")
 # every object a case could make carries this in its name or usage: the strings the cases pass hold it
 PREFIX = "vt-mx%s-" % uuid.uuid4().hex[:6]
 POOL = PREFIX + "pool"
@@ -48,6 +48,7 @@ BASES = {
     "storage_volume_info": {"pool": POOL},
     "storage_secret": {"usage_type": "ceph", "usage_id": PREFIX + "matrix"},
     "storage_secret_info": {"usage_type": "ceph", "usage_id": PREFIX + "matrix"},
+    "disk_info": {"domain": PREFIX + "matrix"},
 }
 # storage_pool checks ranges against the pool type: the options under these are tried in a pool that takes them
 POOL_CONTEXTS = {

@@ -9,6 +9,7 @@ import yaml
 from ansible_collections.virtops.storage.plugins.module_utils.units import to_bytes
 
 from .conftest import INSTALLED, run_module, virsh
+from .volume_helpers import define_guest, undefine_guest
 
 
 def assert_return_documented(module, result, key, info=False):
@@ -116,3 +117,19 @@ def test_storage_secret_info_return_matches_docs(ceph_secret):
     doc = assert_return_documented("storage_secret_info", result, "secrets", info=True)
     (secret,) = result["secrets"]
     assert set(secret["referenced_by"]) == set(doc["secrets"]["contains"]["referenced_by"]["contains"])
+
+
+def test_disk_info_return_matches_docs(dir_volume, prefix):
+    pool, volume = dir_volume
+    guest = prefix + "docs"
+    define_guest(guest, [{"file": volume["volume"]["path"]}])
+    try:
+        result = run_module("disk_info", {"domain": guest})
+        doc = assert_return_documented("disk_info", result, "domains", info=True)
+        (disk,) = result["domains"][0]["disks"]
+        documented_disk = doc["domains"]["contains"]["disks"]["contains"]
+        optional = set(key for key, field in documented_disk.items() if field["returned"] != "success")
+        assert set(documented_disk) - optional <= set(disk) <= set(documented_disk), (set(disk), set(documented_disk))
+        assert (disk["pool"], disk["volume"]) == (pool, "docs.qcow2")
+    finally:
+        undefine_guest(guest)

@@ -208,6 +208,9 @@ class FakeDomain(Failures):
     def isActive(self):
         return int(self.active)
 
+    def UUIDString(self):
+        return str(uuidlib.uuid5(uuidlib.NAMESPACE_OID, self._name))
+
     def XMLDesc(self, flags):
         self._check("XMLDesc")
         disks = "".join("<disk type='file' device='disk'><source file='%s'/><target dev='vd%s' bus='virtio'/></disk>"
@@ -462,6 +465,19 @@ class FakeLibvirt(Failures):
 
     def listAllDomains(self, flags):
         return list(self.domains)
+
+    def lookupByName(self, name):
+        return self._domain("name", name)
+
+    def lookupByUUIDString(self, uuid):
+        return self._domain("uuid", uuid)
+
+    def _domain(self, key, value):
+        for domain in self.domains:
+            if (domain.name() if key == "name" else domain.UUIDString()) == value:
+                return domain
+        raise libvirt_error(libvirt.VIR_ERR_NO_DOMAIN, "Domain not found: no domain with matching %s '%s'" % (
+            key, value), libvirt.VIR_FROM_QEMU)
 
     def newStream(self, flags):
         self._check("newStream")
