@@ -68,6 +68,40 @@ def default_options(options=None):
     return merged
 
 
+def target_index(dev):
+    """The index libvirt gives a target name (virDiskNameToIndex): vda 0, vdz 25, vdaa 26; None for another form.
+
+    The letters after the bus prefix count like spreadsheet columns (a bijective base 26).
+    """
+    match = re.fullmatch(r"(?:fd|hd|sd|vd|xvd|ubd)([a-z]+)", dev or "")
+    if not match:
+        return None
+    index = 0
+    for letter in match.group(1):
+        index = index * 26 + ord(letter) - ord("a") + 1
+    return index - 1
+
+
+def target_name(bus, index):
+    """The target name of ``index`` on ``bus`` (the inverse of target_index): ('virtio', 26) -> 'vdaa'."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("a") + rest) + letters
+    return BUS_PREFIX[bus] + letters
+
+
+def next_target(bus, taken):
+    """The first target name of ``bus`` that no name in ``taken`` holds (sd* is shared by scsi, sata and usb)."""
+    prefix = BUS_PREFIX[bus]
+    used = set(target_index(dev) for dev in taken if dev and dev.startswith(prefix))
+    index = 0
+    while index in used:
+        index += 1
+    return target_name(bus, index)
+
+
 def lun_of(volume_name):
     """Return the LUN number of an iSCSI pool's volume ('unit:0:0:3' -> 3)."""
     match = _LUN.match(volume_name or "")

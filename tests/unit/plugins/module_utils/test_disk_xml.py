@@ -7,6 +7,7 @@ import os
 import pytest
 from lxml import etree
 
+from ansible_collections.virtops.storage.plugins.module_utils import disk_xml
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import (
     build_disk_element, build_disk_xml, check_disk_options, disk_uses, domain_disks, guest_disk, lun_of,
     network_source, parse_disk_element, volume_references)
@@ -814,3 +815,31 @@ def test_disk_options_refused_name_the_option(options, param):
 
 def test_unset_dev_is_the_default():
     assert _check_accepts({"dev": None}) and _check_accepts({"dev": ""}) and _check_accepts(None)
+
+
+# ---------------------------------------------------------------- target names (disk_attach picks the next free one)
+
+@pytest.mark.parametrize("dev, index", [
+    ("vda", 0), ("vdb", 1), ("vdz", 25), ("vdaa", 26), ("vdaz", 51), ("vdba", 52), ("sdzz", 701), ("sdaaa", 702),
+    ("hdc", 2), ("xvda", 0), ("vd1", None), ("vda1", None), ("nvme0n1", None), ("", None), (None, None),
+])
+def test_target_index_is_libvirts(dev, index):
+    assert disk_xml.target_index(dev) == index
+
+
+@pytest.mark.parametrize("index", [0, 1, 25, 26, 51, 52, 701, 702, 18277])
+def test_target_name_is_the_inverse_of_target_index(index):
+    assert disk_xml.target_index(disk_xml.target_name("virtio", index)) == index
+
+
+@pytest.mark.parametrize("bus, taken, expected", [
+    ("virtio", [], "vda"),
+    ("virtio", ["vda", "vdb", "sda"], "vdc"),
+    ("virtio", ["vda", "vdc"], "vdb"),  # a gap left by a detached disk is taken again
+    ("scsi", ["sda", "sdb"], "sdc"),
+    ("sata", ["sda"], "sdb"),  # scsi, sata and usb disks share the sd names
+    ("ide", ["hda", "sda"], "hdb"),
+    ("virtio", ["vd%s" % chr(ord("a") + i) for i in range(26)], "vdaa"),
+])
+def test_next_target(bus, taken, expected):
+    assert disk_xml.next_target(bus, taken) == expected
