@@ -105,6 +105,11 @@ class Converger:
         """Return the names of the objects this task converges ('kind/name'): tasks on one of them take turns."""
         raise NotImplementedError
 
+    def shared_lock_names(self, desired):
+        """Return the names of the objects this task works inside of (a volume's pool): while it runs, no task
+        changes them, but tasks inside them run side by side."""
+        return []
+
     def diff_view(self, current, desired):
         """Return (before, after) dicts for diff mode."""
         return current or {}, desired or {}
@@ -113,7 +118,7 @@ class Converger:
         """Converge and return the module result."""
         # desired first: bad input fails before libvirt is asked anything
         desired = self.read_desired()
-        with host_locks(self.connection.uri, self.lock_names(desired)):
+        with host_locks(self.connection.uri, self.lock_names(desired), self.shared_lock_names(desired)):
             return self._converge(desired)
 
     def _converge(self, desired):

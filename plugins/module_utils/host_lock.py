@@ -59,18 +59,22 @@ def _lock_file(uri, name):
 
 
 @contextlib.contextmanager
-def host_locks(uri, names):
-    """Hold an exclusive lock on each object name (e.g. 'volume/pool/vm1.qcow2') while the block runs.
+def host_locks(uri, names, shared=()):
+    """Hold an exclusive lock on each object name (e.g. 'volume/pool/vm1.qcow2') while the block runs, and a
+    shared one on each name of ``shared`` (what the task works inside of and must not change under it,
+    e.g. 'pool/images' for a volume: tasks on its volumes run side by side, a task on the pool waits).
 
     Locks are taken in sorted order, so two tasks that need the same names never
     wait for each other in a circle.
     """
+    modes = dict((name, fcntl.LOCK_SH) for name in shared)
+    modes.update((name, fcntl.LOCK_EX) for name in names)
     handles = []
     try:
-        for name in sorted(set(names)):
+        for name in sorted(modes):
             handle = _lock_file(uri, name)
             handles.append(handle)
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            fcntl.flock(handle, modes[name])
         yield
     finally:
         for handle in reversed(handles):

@@ -271,6 +271,11 @@ class VolumeConverger(Converger):
                 names.append(self._lock_name(source.get("pool") or desired["pool"], source["name"], option + ".pool"))
         return names
 
+    def shared_lock_names(self, desired):
+        # a pool task (stop, redefine, delete) waits until no task works on its volumes
+        pools = [desired["pool"]] + [(desired[option] or {}).get("pool") for option in ("clone_from", "backing_store")]
+        return ["pool/" + pool for pool in pools if pool]
+
     def _lock_name(self, pool, name, param):
         row = lookup_active_pool(self.connection, pool, param=param).row
         return "volume/%s/%s" % (pool, "" if row.volume_naming == "partition" else name)

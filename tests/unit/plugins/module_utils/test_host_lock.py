@@ -71,3 +71,26 @@ def test_no_usable_directory_is_a_clear_error(lock_dirs):
         with host_lock.host_locks("qemu:///system", ["pool/images"]):
             pass
     assert "cannot take the host lock of pool/images" in info.value.msg
+
+
+def test_tasks_inside_an_object_run_side_by_side_and_a_task_on_it_waits(lock_dirs):  # pylint: disable=unused-argument
+    """Volume tasks hold their pool shared: two run at once; a pool task waits for both, and they for it."""
+    events = []
+
+    def volume_task(label, hold):
+        with host_lock.host_locks("qemu:///system", ["volume/images/%s" % label], shared=["pool/images"]):
+            events.append(label + " in")
+            time.sleep(hold)
+            events.append(label + " out")
+
+    volumes = [threading.Thread(target=volume_task, args=(label, 0.3)) for label in ("a.img", "b.img")]
+    for thread in volumes:
+        thread.start()
+    time.sleep(0.1)
+    with host_lock.host_locks("qemu:///system", ["pool/images"]):
+        events.append("pool in")
+    for thread in volumes:
+        thread.join()
+    assert events.index("pool in") > max(events.index("a.img out"), events.index("b.img out"))
+    assert max(events.index("a.img in"), events.index("b.img in")) < min(events.index("a.img out"),
+                                                                         events.index("b.img out"))
