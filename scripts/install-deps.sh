@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install everything the demo and the tests need on a fresh Debian 12 machine (as root):
 # Debian packages (libvirt, QEMU, tgt, parted, ...), a virtualenv in .venv with
-# ansible-core and the Python libraries, and the collection into build/collections.
+# ansible-core and the Python libraries, the collection into build/collections, and
+# the tests' tiny Linux guest (kernel + initramfs) into build/linux-guest.
 # Idempotent: a second run only checks.
 set -eu
 cd "$(dirname "$0")/.."
@@ -12,7 +13,9 @@ log() { echo "install-deps: $*" >&2; }
 APT_PACKAGES="libvirt-daemon-system libvirt-clients libvirt-dev pkg-config gcc python3-dev
  qemu-system-x86 qemu-utils qemu-block-extra parted tgt e2fsprogs xfsprogs util-linux
  libxml2-utils iproute2 libvirt-daemon-driver-storage-iscsi-direct
- libvirt-daemon-driver-storage-rbd libvirt-daemon-driver-storage-gluster"
+ libvirt-daemon-driver-storage-rbd libvirt-daemon-driver-storage-gluster xz-utils"
+# xz-utils: tests/integration/linux_guest/build.sh unpacks the guest kernel (its
+# cpio is busybox's; the kernel and busybox-static are downloaded, not installed)
 missing=""
 for pkg in $APT_PACKAGES; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"
@@ -51,3 +54,9 @@ if args:
 PY
 fi
 scripts/install-collection.sh
+
+# The tiny Linux guest the disk attach/detach tests boot, built here so that the
+# downloads (Debian's kernel and busybox-static, ~71 MB) happen at install time.
+# The tests' fixture runs the same script again: a no-op unless
+# tests/integration/linux_guest/ changed or build/linux-guest was removed.
+tests/integration/linux_guest/build.sh "$(pwd)/build/linux-guest" >/dev/null
