@@ -11,8 +11,7 @@ class ModuleDocFragment:
 options:
   disk:
     description:
-      - How the returned guest C(<disk>) element (C(disk_xml) of a volume) is written. It is only returned, never
-        attached to a guest by this module.
+      - How the guest C(<disk>) element of a volume is written (the C(disk_xml) the volume modules return).
       - The source follows the pool type. Volumes of dir, fs, netfs and vstorage pools become
         C(type='file') disks with the volume's real format as driver type. Volumes of logical, disk,
         scsi, mpath, zfs and iscsi pools become C(type='block') raw disks with C(cache='none') and

@@ -11,7 +11,8 @@ short_description: Create, resize, clone, import, wipe and delete libvirt storag
 version_added: 0.1.0
 description:
   - Converges one volume of an active libvirt storage pool and returns its facts with the guest
-    C(<disk>) element that uses it, right for the pool type (file, block or network disk).
+    C(<disk>) element that uses it, right for the pool type (file, block or network disk). The element
+    is only returned, never attached to a guest by this module.
   - A new volume is created empty, as a full clone of another volume (O(clone_from)), as a linked
     clone over a backing volume (O(backing_store)), or from an image (O(import_from)).
   - An existing volume is grown to the declared O(capacity); it is shrunk only with

@@ -12,6 +12,7 @@ import tempfile
 # pytest fixtures, used as test arguments
 from .backends import iscsi, loopdisk  # noqa: F401  pylint: disable=unused-import
 from .conftest import run_module, virsh
+from .guest import hotplug, running_guest  # noqa: F401  pylint: disable=unused-import
 from .test_volume_iscsi_direct import iscsi_pool  # noqa: F401  pylint: disable=unused-import
 from .test_volume_lifecycle import guests  # noqa: F401  pylint: disable=unused-import
 from .volume_helpers import make_dir_pool
@@ -93,3 +94,15 @@ def test_disks_resolve_to_their_pools_and_volumes(loopdisk, iscsi_pool, workdir,
     assert guest in [d["name"] for d in everyone["domains"]] and "exists" not in everyone
     missing = run_ok("disk_info", dict(domain=prefix + "nobody"))
     assert missing["exists"] is False and missing["domains"] == []
+
+
+def test_a_disk_plugged_into_a_running_transient_guest_is_live_only(running_guest, workdir, prefix,  # noqa: F811
+                                                                     pools):  # pylint: disable=redefined-outer-name
+    pool = prefix + "live"
+    make_dir_pool(pools, pool, os.path.join(workdir, "live"))
+    run_ok("storage_volume", dict(pool=pool, name="hot.img", capacity="8M"))
+    hotplug(running_guest, disk_xml(pool, "hot.img", "sdb", bus="scsi"))
+    (domain,) = run_ok("disk_info", dict(domain=running_guest))["domains"]
+    assert (domain["persistent"], domain["active"]) == (False, True)
+    (disk,) = [d for d in domain["disks"] if d["target"]["dev"] == "sdb"]
+    assert (disk["persistent"], disk["live"], disk["pool"], disk["volume"]) == (False, True, pool, "hot.img")
