@@ -11,6 +11,7 @@ the modules need, and the wrapping of ``libvirt.libvirtError`` into
 
 from __future__ import annotations
 
+import re
 import traceback
 
 from urllib.parse import urlparse
@@ -34,6 +35,7 @@ else:
 
 
 DEFAULT_URI = "qemu:///system"
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 
 # Keep in sync with plugins/doc_fragments/connection.py.
 CONNECTION_ARGUMENT_SPEC = dict(
@@ -133,6 +135,21 @@ class Connection:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_SECRET:
                 return None
             raise LibvirtCallError("looking up secret %s" % (uuid or "%s %s" % tuple(usage)), exc)
+
+    def lookup_domain(self, domain):
+        """Return the ``virDomain`` named ``domain``, or with that uuid, or None when there is none."""
+        try:
+            if _UUID.match(domain):
+                try:
+                    return self.conn.lookupByUUIDString(domain.lower())
+                except libvirt.libvirtError as exc:
+                    if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                        raise
+            return self.conn.lookupByName(domain)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return None
+            raise LibvirtCallError("looking up guest %s" % domain, exc)
 
     def list_pools(self):
         """Return every storage pool (defined or transient) of the connection."""

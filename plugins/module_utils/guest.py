@@ -15,30 +15,8 @@ from __future__ import annotations
 from ansible_collections.virtops.storage.plugins.module_utils.connection import call, libvirt
 from ansible_collections.virtops.storage.plugins.module_utils.converge import one_or_every
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import disk_uses, domain_disks, volume_references
-from ansible_collections.virtops.storage.plugins.module_utils.errors import LibvirtCallError, ParameterError
-from ansible_collections.virtops.storage.plugins.module_utils.pool_spec import canonical_uuid
 from ansible_collections.virtops.storage.plugins.module_utils.volume import (
     pool_handle, read_volume, references_on_host, with_real_paths)
-
-
-def lookup_domain(connection, domain):
-    """Return the ``virDomain`` named ``domain`` (or with that uuid), or None when there is none."""
-    try:
-        uuid = canonical_uuid(domain, "domain")
-    except ParameterError:
-        uuid = None
-    try:
-        if uuid:
-            try:
-                return connection.conn.lookupByUUIDString(uuid)
-            except libvirt.libvirtError as exc:
-                if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-                    raise
-        return connection.conn.lookupByName(domain)
-    except libvirt.libvirtError as exc:
-        if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-            return None
-        raise LibvirtCallError("looking up guest %s" % domain, exc)
 
 
 def volume_index(connection):
@@ -78,7 +56,7 @@ class DiskInfoReader:
     def run(self):
         """Return the module result: ``domains`` (each with its disks) and, for one domain, ``exists``."""
         wanted = self.params.get("domain")
-        domains = one_or_every(wanted, lambda name: lookup_domain(self.connection, name),
+        domains = one_or_every(wanted, self.connection.lookup_domain,
                                lambda: call("listing guests", self.connection.conn.listAllDomains, 0))
         index = volume_index(self.connection) if domains else []
         result = {"changed": False, "domains": [self._facts(domain, index) for domain in domains]}

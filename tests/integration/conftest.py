@@ -43,6 +43,15 @@ def run_module(name, args, check=False, diff=True):
     return result
 
 
+def run_ok(module, args, check=False, changed=None):
+    """Run a module that must succeed (and change or not, when ``changed`` is given)."""
+    result = run_module(module, args, check=check)
+    assert not result.get("failed"), result
+    if changed is not None:
+        assert result["changed"] is changed, result
+    return result
+
+
 def warnings_of(result):
     """The warning texts of a module result (plain strings, or ansible-core 2.19's WarningSummary dicts)."""
     texts = []

@@ -11,17 +11,11 @@ import tempfile
 
 # pytest fixtures, used as test arguments
 from .backends import iscsi, loopdisk  # noqa: F401  pylint: disable=unused-import
-from .conftest import run_module, virsh
+from .conftest import run_ok, virsh
 from .guest import hotplug, running_guest  # noqa: F401  pylint: disable=unused-import
 from .test_volume_iscsi_direct import iscsi_pool  # noqa: F401  pylint: disable=unused-import
 from .test_volume_lifecycle import guests  # noqa: F401  pylint: disable=unused-import
 from .volume_helpers import make_dir_pool
-
-
-def run_ok(module, args, check=False):
-    result = run_module(module, args, check=check)
-    assert not result.get("failed"), result
-    return result
 
 
 def disk_xml(pool, name, dev, bus="virtio", **disk):

@@ -21,8 +21,8 @@ import pytest
 
 # pytest fixtures, used as test arguments
 from .backends import loopfs  # noqa: F401  pylint: disable=unused-import
-from .conftest import REPO, URI, run_module, virsh
-from .test_trust_volumes import _start_import, _wait_for_allocation, run_ok, write_pattern
+from .conftest import REPO, URI, run_module, run_ok, virsh
+from .test_trust_volumes import _start_import, _wait_for_allocation, write_pattern
 from .volume_helpers import make_dir_pool, sha256_file, vol_names
 
 SIGNALS = [pytest.param(signal.SIGTERM, id="SIGTERM"), pytest.param(signal.SIGKILL, id="SIGKILL")]

@@ -16,9 +16,8 @@ import pytest
 
 # pytest fixtures, used as test arguments
 from .backends import loop_device, loopdisk  # noqa: F401  pylint: disable=unused-import
-from .conftest import assert_refused, define_secret, pool_exists, pool_info, run_module, six_steps, virsh, warnings_of
+from .conftest import assert_refused, define_secret, pool_exists, pool_info, run_module, run_ok, six_steps, virsh, warnings_of
 from .test_pool_lifecycle import assert_running, disk_args, fs_args
-from .test_trust_volumes import run_ok
 from .test_volume_lifecycle import guests, secrets  # noqa: F401  pylint: disable=unused-import
 from .volume_helpers import (
     MIB, define_guest, host_state, make_dir_pool, mount_points, parted_numbers, pool_definition, raw_sha256,

@@ -14,10 +14,9 @@ import threading
 
 import pytest
 
-from .conftest import URI, run_module, virsh
+from .conftest import URI, run_module, run_ok, virsh
 from .playbook_runner import ansible  # noqa: F401  pylint: disable=unused-import
 from .volume_helpers import http_server, sha256_file, vol_names, write_random
-from .test_trust_volumes import run_ok
 
 VOLUMES = 20
 
@@ -43,6 +42,15 @@ def image(workdir):
     os.chmod(path, 0o644)
     with http_server(directory) as url:
         yield url + "/golden.raw", sha256_file(path)
+
+
+def at_once(job, count, timeout=900):
+    """Run ``job(index)`` for index 0 .. count-1 in parallel threads (each starting its own processes); wait for all."""
+    threads = [threading.Thread(target=job, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
 
 
 def secret_uuids(usage):
@@ -91,11 +99,7 @@ def test_two_playbooks_at_once(ansible, image, workdir, prefix, pools,  # pylint
         def play(index):
             runs[index] = ansible.run("parallel.yml", vars_file)
 
-        threads = [threading.Thread(target=play, args=(index,)) for index in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(600)
+        at_once(play, 2)
         for run in runs:
             run.assert_ok()
         assert_converged(pool, target, usage, image_sha)
@@ -137,11 +141,7 @@ def test_parallel_module_runs(jobs, image, workdir, prefix, pools, secrets_by_us
             for module, args, what in order:
                 results[index].append((what, run_module(module, args)))
 
-        threads = [threading.Thread(target=job, args=(index,)) for index in range(jobs)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(900)
+        at_once(job, jobs)
         made = {}
         for job_results in results:
             assert len(job_results) == len(tasks)

@@ -17,20 +17,11 @@ import pytest
 
 # pytest fixtures, used as test arguments
 from .backends import loopdisk, loopfs  # noqa: F401  pylint: disable=unused-import
-from .conftest import INSTALLED, assert_refused, run_module, six_steps, virsh, warnings_of
+from .conftest import INSTALLED, assert_refused, run_module, run_ok, six_steps, virsh, warnings_of
 from .test_volume_lifecycle import guests  # noqa: F401  pylint: disable=unused-import
 from .volume_helpers import (
     MIB, allocated, define_guest, make_dir_pool, parted_numbers, qemu_img_info, raw_sha256, sha256_file, vol_exists,
     vol_info, vol_names)
-
-
-def run_ok(module, args, check=False, changed=None):
-    """Run a module that must succeed; check ``changed`` when given."""
-    result = run_module(module, args, check=check)
-    assert not result.get("failed"), result
-    if changed is not None:
-        assert result["changed"] is changed, result
-    return result
 
 
 def write_pattern(path, size):

@@ -19,7 +19,7 @@ import pytest
 
 # pytest fixtures, used as test arguments
 from .backends import loopdisk, loopfs  # noqa: F401  pylint: disable=unused-import
-from .conftest import assert_failed, run_module, six_steps, virsh, warnings_of
+from .conftest import assert_failed, run_module, run_ok, six_steps, virsh, warnings_of
 from .volume_helpers import (
     MIB, allocated, define_guest, define_volume_secret, http_server, make_dir_pool, parted_numbers,
     qemu_img_info, raw_sha256, reads_as_zeros, sha256_file, undefine_guest, undefine_secret, vol_exists, vol_info,
@@ -122,15 +122,6 @@ def assert_file_volume(pool, name, path, fmt, capacity):
     assert image["format"] == fmt, image
     assert image["virtual-size"] == capacity, image
     return image
-
-
-def run_ok(module, args, check=False, changed=None):
-    """Run a module that must succeed (and change or not, when ``changed`` is given)."""
-    result = run_module(module, args, check=check)
-    assert not result.get("failed"), result
-    if changed is not None:
-        assert result["changed"] is changed, result
-    return result
 
 
 # ---------------------------------------------------------------- 1. create on file pools

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.virtops.storage.plugins.module_utils.guest import DiskInfoReader, lookup_domain
+from ansible_collections.virtops.storage.plugins.module_utils.guest import DiskInfoReader
 
 from . import fake_libvirt
 from .test_volume_converger import TARGET, _file, _pool
@@ -54,8 +54,8 @@ def test_every_guest_sorted_and_a_missing_one():
 def test_a_guest_found_by_uuid():
     connection, dummy = _pool()
     domain = connection.conn.add_domain("vm1", [])
-    assert lookup_domain(connection, domain.UUIDString().upper()) is domain
-    assert lookup_domain(connection, "vm1") is domain and lookup_domain(connection, "vm9") is None
+    assert connection.lookup_domain(domain.UUIDString().upper()) is domain
+    assert connection.lookup_domain("vm1") is domain and connection.lookup_domain("vm9") is None
 
 
 def test_volumes_of_inactive_pools_are_not_resolved():
