@@ -140,6 +140,15 @@ def test_import(sig, workdir, prefix, pools, imported, daemon_restarted):  # pyl
     assert run_ok("storage_volume", args)["changed"] is False
 
 
+def _wait_for_mkfs(device, worker):
+    """True once the daemon runs mkfs on ``device``; False when the build ended first."""
+    while worker.is_alive():
+        if subprocess.run(["pgrep", "-f", "mkfs.*%s" % device], capture_output=True, check=False).stdout.strip():
+            return True
+        time.sleep(0.002)
+    return False
+
+
 @pytest.mark.parametrize("sig", SIGNALS)
 def test_pool_build(sig, loopfs, workdir, prefix, pools, daemon_restarted):  # pylint: disable=unused-argument,redefined-outer-name
     """Killed while the fs pool's build runs mkfs: a clear error; the rerun builds, mounts and starts the pool."""
@@ -157,15 +166,20 @@ def test_pool_build(sig, loopfs, workdir, prefix, pools, daemon_restarted):  # p
         except AssertionError as exc:  # the module printed no JSON: keep why, for the assertion below
             results.append({"failed": True, "msg": "no result: %s" % exc})
 
-    worker = threading.Thread(target=build)
-    worker.start()
-    deadline = time.time() + 60
-    while time.time() < deadline:  # the daemon runs mkfs for the build: kill it then
-        mkfs = subprocess.run(["pgrep", "-f", "mkfs.*%s" % device], capture_output=True, check=False).stdout
-        if mkfs.strip():
+    # mkfs of a blank device can end before the test sees it: then undo that pool and try again
+    for dummy_attempt in range(5):
+        results.clear()
+        worker = threading.Thread(target=build)
+        worker.start()
+        if _wait_for_mkfs(device, worker):
             break
-        assert worker.is_alive(), results
-        time.sleep(0.002)
+        worker.join(120)
+        virsh("pool-destroy", pool, check=False)
+        virsh("pool-undefine", pool, check=False)
+        subprocess.run(["umount", target], capture_output=True, check=False)
+        subprocess.run(["wipefs", "-a", "-q", device], capture_output=True, check=True)
+    else:
+        raise AssertionError("the build's mkfs was never seen running in 5 attempts: %s" % results)
     kill_daemon(sig)
     worker.join(120)
     assert_daemon_lost(results[0])
