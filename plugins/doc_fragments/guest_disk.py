@@ -80,6 +80,42 @@ options:
         type: bool
         default: false
       serial:
-        description: Serial number the guest sees; letters, digits, spaces and C(_ . + -) (libvirt's domain schema).
+        description:
+          - Serial number the guest sees; letters, digits, spaces and C(_ . + -) (libvirt's domain schema).
+          - Linux shows it under C(/dev/disk/by-id/); it is the way to find a disk in the guest whatever name
+            the guest gives it.
         type: str
+      wwn:
+        description:
+          - World Wide Name the guest sees, 16 hexadecimal digits (V(0x5000c50015ea71ac)). scsi, sata and ide
+            disks only.
+        type: str
+      boot_order:
+        description:
+          - Boot order of the disk (C(<boot order=N/>)), 1 first. libvirt refuses it in a guest whose
+            definition has C(<os><boot dev=.../></os>) elements.
+        type: int
+      iotune:
+        description:
+          - I/O limits of the disk (C(<iotune>)); 0 is no limit. A running guest's limits change in place.
+        type: dict
+        suboptions:
+          total_bytes_sec:
+            description: Bytes per second, reads and writes together.
+            type: int
+          read_bytes_sec:
+            description: Bytes read per second.
+            type: int
+          write_bytes_sec:
+            description: Bytes written per second.
+            type: int
+          total_iops_sec:
+            description: I/O operations per second, reads and writes together.
+            type: int
+          read_iops_sec:
+            description: Read operations per second.
+            type: int
+          write_iops_sec:
+            description: Write operations per second.
+            type: int
 """

@@ -41,6 +41,11 @@ from ansible_collections.virtops.storage.plugins.module_utils.volume_xml import 
 BUS_PREFIX = {"virtio": "vd", "scsi": "sd", "sata": "sd", "usb": "sd", "ide": "hd"}
 DEVICES = ("disk", "cdrom", "lun")
 DRIVER_OPTIONS = ("cache", "io", "discard", "detect_zeroes")
+# the <iotune> limits (formatdomain "iotune"), also the keys of virDomainSetBlockIoTune; 0 or absent: no limit
+IOTUNE_LIMITS = ("total_bytes_sec", "read_bytes_sec", "write_bytes_sec",
+                 "total_iops_sec", "read_iops_sec", "write_iops_sec")
+# buses whose disks carry a <wwn> (libvirt: "Only ide and scsi disk support wwn"; sata is ide's successor)
+WWN_BUSES = ("scsi", "sata", "ide")
 # caches that open the image with O_DIRECT: QEMU's native AIO needs one of them
 DIRECT_CACHES = ("none", "directsync")
 # volume formats QEMU opens as raw bytes
@@ -55,13 +60,15 @@ _LUN = re.compile(r"^(?:unit:\d+:\d+:)?(\d+)$")
 # RelaxNG patterns are ('$' would let a trailing line break through)
 _TARGET_DEV = re.compile(r"(ioemu:)?(fd|hd|sd|vd|xvd|ubd)[a-zA-Z0-9_]+")
 _SERIAL = re.compile(r"[A-Za-z0-9_.+\- ]+")
+_WWN = re.compile(r"(0x)?[0-9A-Fa-f]{16}")
 
 
 def default_options(options=None):
     """Return the caller's disk options with the defaults filled in (all keys present)."""
     merged = {"bus": "virtio", "dev": None, "device": "disk", "source": "concrete", "mode": None,
               "cache": None, "io": None, "discard": None, "detect_zeroes": None,
-              "readonly": False, "shareable": False, "serial": None}
+              "readonly": False, "shareable": False, "serial": None, "wwn": None, "boot_order": None,
+              "iotune": None}
     merged.update(dict((k, v) for k, v in (options or {}).items() if v is not None))
     if not merged["dev"]:
         merged["dev"] = BUS_PREFIX[merged["bus"]] + "b"
@@ -162,17 +169,27 @@ def guest_disk(row, pool, volume, options=None):
         source["encryption"] = _drop_none({"format": encryption.get("format"), "secret": encryption.get("secret")})
     # what QEMU opens: the volume's real format for files, raw bytes for everything else
     fmt = volume.get("format") if row.disk_type == "file" or row.disk_protocol == "gluster" else "raw"
+    return disk_from_source(disk_type, source, fmt, opts, host_block=row.disk_type == "block" and mode != "direct")
+
+
+def disk_from_source(disk_type, source, fmt, opts, host_block=False):
+    """Return the disk dict of ``source`` (of ``disk_type``) holding an image of format ``fmt``.
+
+    ``opts`` are complete disk options (``default_options``); ``host_block``: the source is a block
+    device of the host, which QEMU opens with O_DIRECT and native AIO unless the options say otherwise.
+    """
     driver = {"name": "qemu", "type": "raw" if fmt in RAW_FORMATS else fmt}
-    concrete_block = row.disk_type == "block" and mode != "direct"
-    cache = opts["cache"] or ("none" if concrete_block else None)
-    io = opts["io"] or ("native" if concrete_block and cache in DIRECT_CACHES else None)
+    cache = opts["cache"] or ("none" if host_block else None)
+    io = opts["io"] or ("native" if host_block and cache in DIRECT_CACHES else None)
     driver.update(_drop_none({"cache": cache, "io": io, "discard": opts["discard"],
                               "detect_zeroes": opts["detect_zeroes"]}))
+    iotune = _drop_none(dict((key, (opts.get("iotune") or {}).get(key)) for key in IOTUNE_LIMITS))
     return _drop_none({
         "type": disk_type, "device": opts["device"], "driver": driver, "source": source,
         "target": {"dev": opts["dev"], "bus": opts["bus"]},
         "readonly": opts["readonly"] or None, "shareable": opts["shareable"] or None,
-        "serial": opts["serial"],
+        "serial": opts["serial"], "wwn": opts.get("wwn"), "boot_order": opts.get("boot_order"),
+        "iotune": iotune or None,
     })
 
 
@@ -213,15 +230,25 @@ def build_disk_element(disk):
         for key in ("name", "type", "cache", "io", "discard", "detect_zeroes"):
             if driver.get(key):
                 node.set(key, driver[key])
-    _build_source(root, disk["source"])
+    if disk.get("source"):  # an empty cdrom drive has none
+        _build_source(root, disk["source"])
     target = disk["target"]
     etree.SubElement(root, "target", dev=target["dev"], bus=target["bus"])
+    if disk.get("iotune"):
+        iotune = etree.SubElement(root, "iotune")
+        for key in IOTUNE_LIMITS:
+            if disk["iotune"].get(key) is not None:
+                etree.SubElement(iotune, key).text = str(disk["iotune"][key])
     if disk.get("readonly"):
         etree.SubElement(root, "readonly")
     if disk.get("shareable"):
         etree.SubElement(root, "shareable")
     if disk.get("serial"):
         etree.SubElement(root, "serial").text = disk["serial"]
+    if disk.get("wwn"):
+        etree.SubElement(root, "wwn").text = disk["wwn"]
+    if disk.get("boot_order") is not None:
+        etree.SubElement(root, "boot", order=str(disk["boot_order"]))
     return root
 
 
@@ -285,6 +312,15 @@ def parse_disk_element(element):
         if iqn is not None:
             parsed_source["initiator_iqn"] = iqn.get("name")
     serial = element.find("serial")
+    wwn = element.find("wwn")
+    boot = element.find("boot")
+    iotune = element.find("iotune")
+    limits = {}
+    if iotune is not None:
+        for key in IOTUNE_LIMITS:
+            limit = _int_or_none(iotune.findtext(key), "iotune/" + key)
+            if limit:  # 0 is no limit, as absent
+                limits[key] = limit
     return _drop_none({
         "type": element.get("type") or "file",  # libvirt's default disk type
         "device": element.get("device") or "disk",
@@ -295,6 +331,9 @@ def parse_disk_element(element):
         "readonly": True if element.find("readonly") is not None else None,
         "shareable": True if element.find("shareable") is not None else None,
         "serial": serial.text if serial is not None else None,
+        "wwn": wwn.text if wwn is not None else None,
+        "boot_order": _int_or_none(boot.get("order"), "boot/@order") if boot is not None else None,
+        "iotune": limits or None,
     })
 
 
@@ -326,6 +365,21 @@ def volume_references(row, pool, volume):
     return {"paths": paths, "volume": (pool["name"], volume["name"]), "network": network, "hosts": hosts}
 
 
+def disk_references(disk):
+    """Return the references (as ``volume_references``) that identify the source of the disk dict ``disk``.
+
+    What a guest disk names is its identity: the same file or device, the same pool/volume, the same
+    network image (on the same hosts for iSCSI). An empty source (a cdrom drive without media) names nothing.
+    """
+    source = disk.get("source") or {}
+    paths = set(source[key] for key in ("file", "dev") if source.get(key))
+    network = set()
+    if source.get("protocol") and source.get("name"):
+        network.add((source["protocol"], source["name"].lstrip("/")))
+    volume = (source["pool"], source["volume"]) if source.get("pool") and source.get("volume") else (None, None)
+    return {"paths": paths, "volume": volume, "network": network, "hosts": list(source.get("hosts") or [])}
+
+
 def _same_host(disk_host, pool_host):
     if disk_host.get("name") != pool_host.get("name"):
         return False
@@ -337,7 +391,7 @@ def disk_uses(disk, references):
     source = disk.get("source") or {}
     if source.get("file") in references["paths"] or source.get("dev") in references["paths"]:
         return True
-    if (source.get("pool"), source.get("volume")) == references["volume"]:
+    if references["volume"][0] and (source.get("pool"), source.get("volume")) == references["volume"]:
         return True
     if (source.get("protocol"), (source.get("name") or "").lstrip("/")) not in references["network"]:
         return False
@@ -350,10 +404,27 @@ def disk_uses(disk, references):
 def check_disk_options(row, options):
     """Raise ParameterError when a volume of pool type ``row`` cannot become a disk with ``options``."""
     opts = default_options(options)
+    check_common_options(opts)
+    _check_options(row, opts)
+
+
+def check_common_options(opts):
+    """Raise ParameterError naming the ``disk.*`` option libvirt refuses whatever the source (complete ``opts``)."""
     if not _TARGET_DEV.fullmatch(opts["dev"]):
         raise ParameterError("disk.dev", "%r is not a target device name libvirt accepts (such as vdb, sdc or hdd: "
                                          "fd, hd, sd, vd, xvd or ubd and letters, digits or _)" % opts["dev"])
     if opts["serial"] is not None and not _SERIAL.fullmatch(opts["serial"]):
         raise ParameterError("disk.serial", "%r is not a disk serial libvirt accepts (letters, digits, space and "
                                             "_ . + - only)" % opts["serial"])
-    _check_options(row, opts)
+    if opts.get("wwn") is not None:
+        if not _WWN.fullmatch(opts["wwn"]):
+            raise ParameterError("disk.wwn", "%r is not a WWN (16 hexadecimal digits, optionally after 0x)"
+                                 % opts["wwn"])
+        if opts["bus"] not in WWN_BUSES:
+            raise ParameterError("disk.wwn", "libvirt gives a WWN to scsi, sata and ide disks only, not to bus %s"
+                                 % opts["bus"])
+    if opts.get("boot_order") is not None and opts["boot_order"] < 1:
+        raise ParameterError("disk.boot_order", "must be 1 or more (1 boots first)")
+    for key, limit in sorted((opts.get("iotune") or {}).items()):
+        if limit is not None and limit < 0:
+            raise ParameterError("disk.iotune." + key, "must be 0 (no limit) or more")

@@ -44,16 +44,26 @@ def _run_event_loop():
         libvirt.virEventRunDefaultImpl()
 
 
+def _request_detach(domain, disk_xml, alias):
+    try:
+        call("detaching disk %s from running guest %s" % (alias, domain.name()), domain.detachDeviceFlags, disk_xml,
+             libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    except LibvirtCallError as exc:
+        if _UNPLUG_UNDER_WAY not in exc.msg:
+            raise
+
+
 class DetachTimeout(VirtopsError):
     """The guest did not release the device within the timeout."""
 
 
-def detach_live(conn, domain, disk_xml, alias, present, timeout):
+def detach_live(conn, domain, disk_xml, alias, present, timeout, retries=0):
     """Detach the disk ``disk_xml`` (its alias ``alias``) from the running ``domain`` and wait until it is gone.
 
-    ``present()`` re-reads the live XML and says whether the disk is still there. Returns the seconds it
-    took; raises DetachTimeout when the guest has not released it after ``timeout`` seconds, and
-    VirtopsError when libvirt reports that the removal failed.
+    ``present()`` re-reads the live XML and says whether the disk is still there. The request is made
+    again ``retries`` times, evenly within ``timeout`` (a guest busy booting may miss the first ACPI
+    request, as nova found). Returns the seconds it took; raises DetachTimeout when the guest has not
+    released it after ``timeout`` seconds, and VirtopsError when libvirt reports that the removal failed.
     """
     name = domain.name()
     done = threading.Event()
@@ -77,14 +87,13 @@ def detach_live(conn, domain, disk_xml, alias, present, timeout):
              libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED, removal_failed, None),
     ]
     started = time.monotonic()
+    next_request, requests = started, 0
     try:
-        try:
-            call("detaching disk %s from running guest %s" % (alias, name), domain.detachDeviceFlags, disk_xml,
-                 libvirt.VIR_DOMAIN_AFFECT_LIVE)
-        except LibvirtCallError as exc:
-            if _UNPLUG_UNDER_WAY not in exc.msg:
-                raise
         while True:
+            if requests <= retries and time.monotonic() >= next_request:
+                _request_detach(domain, disk_xml, alias)
+                requests += 1
+                next_request = started + requests * timeout / (retries + 1)
             done.wait(_POLL)
             if outcome.get("failed"):
                 raise VirtopsError("guest %s refused to release disk %s (libvirt reports the removal failed)" % (

@@ -12,7 +12,7 @@ from collections import namedtuple
 from ansible_collections.virtops.storage.plugins.module_utils.connection import call, libvirt
 from ansible_collections.virtops.storage.plugins.module_utils.converge import Action, Converger
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import (
-    RAW_FORMATS, build_disk_xml, check_disk_options, disk_uses, guest_disk, volume_references)
+    IOTUNE_LIMITS, RAW_FORMATS, build_disk_xml, check_disk_options, disk_uses, guest_disk, volume_references)
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, UnsafeActionError, VirtopsError)
 from ansible_collections.virtops.storage.plugins.module_utils.host_probe import HostProbe
@@ -64,6 +64,13 @@ def lookup_active_pool(connection, name, param="pool"):
         raise ParameterError(param, "storage pool %s is inactive: libvirt manages the volumes of active pools only "
                              "(start it, e.g. virtops.storage.storage_pool with state: active)" % name)
     return pool_handle(pool)
+
+
+def volume_lock_name(connection, pool, name, param="pool"):
+    """The host lock name of volume ``name`` of ``pool``: a disk pool's partitions share one (the next
+    partition's name is the pool's to give)."""
+    row = lookup_active_pool(connection, pool, param=param).row
+    return "volume/%s/%s" % (pool, "" if row.volume_naming == "partition" else name)
 
 
 def refresh_pool(handle, wait=POOL_BUSY_WAIT):
@@ -277,8 +284,7 @@ class VolumeConverger(Converger):
         return ["pool/" + pool for pool in pools if pool]
 
     def _lock_name(self, pool, name, param):
-        row = lookup_active_pool(self.connection, pool, param=param).row
-        return "volume/%s/%s" % (pool, "" if row.volume_naming == "partition" else name)
+        return volume_lock_name(self.connection, pool, name, param)
 
     def read_current(self):
         self.handle = lookup_active_pool(self.connection, self.params["pool"])
@@ -875,4 +881,7 @@ DISK_OPTIONS_SPEC = dict(
     readonly=dict(type="bool", default=False),
     shareable=dict(type="bool", default=False),
     serial=dict(type="str"),
+    wwn=dict(type="str"),
+    boot_order=dict(type="int"),
+    iotune=dict(type="dict", options=dict((limit, dict(type="int")) for limit in IOTUNE_LIMITS)),
 )

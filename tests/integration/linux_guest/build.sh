@@ -13,7 +13,7 @@
 # Prints KEY=value facts on stdout: GUEST_KERNEL, GUEST_INITRD, GUEST_CMDLINE, GUEST_KVER.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
-OUT=${1:?usage: build.sh OUTDIR}
+OUT=$(realpath -m "${1:?usage: build.sh OUTDIR}")  # absolute: step 5 packs from inside the root
 MODS="virtio_pci virtio_blk virtio_scsi sd_mod crct10dif_generic crc64_rocksoft_generic"
 # loglevel=1: the kernel writes nothing to ttyS0 itself (init relays dmesg as "K"
 # lines); scsi_mod.scan=sync: boot-time SCSI disks are there before READY;

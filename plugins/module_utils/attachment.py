@@ -1,0 +1,591 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtops.storage contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Attaching a disk to a guest and detaching it: the converger behind disk_attach.
+
+A guest has two definitions that this module converges separately: the
+persistent one (what the guest gets when it starts) and the live one (what the
+running guest has). A disk is found in each by what it names, its source (the
+same file, device, pool/volume or network image), never by its target name;
+a cdrom drive, whose media change, by its target. What libvirt can change in a
+running guest is changed in place (cdrom media, I/O limits); anything else
+needs a detach and re-attach, done only with ``allow_reattach``. Detaching goes
+persistent first, then live with the wait in ``live_detach``.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from ansible_collections.virtops.storage.plugins.module_utils.connection import call, libvirt
+from ansible_collections.virtops.storage.plugins.module_utils.converge import Action, Converger, differences
+from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import (
+    BUS_PREFIX, IOTUNE_LIMITS, build_disk_xml, check_common_options, check_disk_options, default_options,
+    disk_from_source, disk_references, disk_uses, guest_disk, next_target, parse_disk_element, volume_references)
+from ansible_collections.virtops.storage.plugins.module_utils.errors import (
+    ParameterError, UnsafeActionError, VirtopsError)
+from ansible_collections.virtops.storage.plugins.module_utils.host_probe import HostProbe
+from ansible_collections.virtops.storage.plugins.module_utils.live_detach import (
+    DetachTimeout, detach_live, start_event_loop)
+from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import etree, parse_root
+from ansible_collections.virtops.storage.plugins.module_utils.volume import (
+    lookup_active_pool, lookup_volume, read_volume, references_on_host, refresh_pool, volume_lock_name,
+    with_real_paths)
+
+PERSISTENT, LIVE = "persistent", "live"
+SCOPE_FLAGS = {PERSISTENT: "VIR_DOMAIN_AFFECT_CONFIG", LIVE: "VIR_DOMAIN_AFFECT_LIVE"}
+SCOPE_NAMES = {PERSISTENT: "the persistent definition", LIVE: "the running guest"}
+# devices whose media change in place (QEMU's change-media): their drive is found by its target
+REMOVABLE = ("cdrom", "floppy")
+# the fields a running guest's disk can change in place; anything else needs a detach and re-attach
+LIVE_CHANGEABLE = ("iotune",)
+LIVE_CHANGEABLE_REMOVABLE = ("type", "source", "driver.type", "iotune")
+
+
+class Definition:
+    """One definition of a guest (persistent or live): its ``<disk>`` elements and their disk dicts."""
+
+    def __init__(self, scope, xml):
+        self.scope = scope
+        root = parse_root(xml)
+        self.elements = root.findall("devices/disk")
+        self.disks = [parse_disk_element(element) for element in self.elements]
+
+    def targets(self):
+        return [(disk.get("target") or {}).get("dev") for disk in self.disks]
+
+
+def comparable(disk, local):
+    """The fields of a disk dict that a declaration is compared on, flags as booleans, paths resolved on this host."""
+    disk = with_real_paths(disk) if local else dict(disk)
+    disk["readonly"] = bool(disk.get("readonly"))
+    disk["shareable"] = bool(disk.get("shareable"))
+    source = dict(disk.get("source") or {})
+    source.pop("encryption", None)  # libvirt adds its engine: compared by the volume, not here
+    disk["source"] = source
+    return disk
+
+
+def source_text(disk):
+    """What a disk names, in a message: a path, pool/volume, protocol:name, or no media."""
+    source = disk.get("source") or {}
+    return (source.get("file") or source.get("dev") or
+            ("%s/%s" % (source["pool"], source["volume"]) if source.get("pool") else None) or
+            ("%s:%s" % (source.get("protocol"), source.get("name")) if source.get("protocol") else None) or
+            "no media")
+
+
+def describe(disk):
+    """A disk in a message: its target and what it names."""
+    return "%s (%s)" % ((disk.get("target") or {}).get("dev"), source_text(disk))
+
+
+class AttachmentConverger(Converger):
+    """Converges one disk of one guest: attached (live, persistent, or both) with the declared options, or detached."""
+
+    result_key = "disk"
+
+    def __init__(self, module, connection, probe=None):
+        super().__init__(module, connection)
+        start_event_loop()  # before the connection opens: the live detach waits for libvirt's events
+        self.probe = probe or HostProbe(module)
+        self.domain = None
+        self.name = None
+        self.definitions = {}  # scope -> Definition, for the scopes this task acts on
+        self.all_targets = []  # the target devs of every definition the guest has (auto-picked names avoid them)
+        self._disk_xml_root = None  # a disk_xml source: attached as written
+        self.references = None  # what identifies the disk's source
+        self.desired_disk = None  # the disk dict to attach (present)
+        self.matched = {}  # scope -> index of the disk this task is about in that definition
+        self._after = {}  # scope -> the disk dicts the plan leaves in that definition
+        self._detached_persistent = False
+
+    # -- read
+    def read_desired(self):
+        params = self.params
+        sources = [key for key in ("volume", "path", "disk_xml") if params.get(key)]
+        disk = params.get("disk") or {}
+        removable = disk.get("device") in REMOVABLE
+        if not sources and not disk.get("dev"):
+            raise ParameterError("volume", "one of volume, path or disk_xml is required (or disk.dev: a disk to "
+                                 "detach by its target, an empty cdrom drive)")
+        if not sources and params["state"] == "present" and not removable:
+            raise ParameterError("volume", "one of volume, path or disk_xml is required to attach a disk (only a "
+                                 "cdrom drive may be empty)")
+        if params.get("format") and not params.get("path"):
+            raise ParameterError("format", "applies to path only (a volume's format is known; a disk_xml has its "
+                                 "driver type)")
+        if disk:
+            opts = default_options(dict(disk, dev=disk.get("dev") or BUS_PREFIX[disk.get("bus") or "virtio"] + "a"))
+            check_common_options(opts)
+        timeout = params.get("detach_timeout")
+        if timeout is not None and timeout <= 0:
+            raise ParameterError("detach_timeout", "must be more than 0 seconds")
+        if (params.get("detach_retries") or 0) < 0:
+            raise ParameterError("detach_retries", "must be 0 or more")
+        return {"state": params["state"], "source": sources[0] if sources else None}
+
+    def lock_names(self, desired):
+        """The guest (tasks on its disks take turns) and a volume source (no storage_volume task deletes or
+        replaces it meanwhile)."""
+        domain = self._lookup_domain()
+        names = ["domain/" + domain.UUIDString()]
+        volume = self.params.get("volume")
+        if volume:
+            names.append(volume_lock_name(self.connection, volume["pool"], volume["name"], param="volume.pool"))
+        return names
+
+    def shared_lock_names(self, desired):
+        volume = self.params.get("volume")
+        return ["pool/" + volume["pool"]] if volume else []
+
+    def _lookup_domain(self):
+        if self.domain is None:
+            self.domain = self.connection.lookup_domain(self.params["domain"])
+            if self.domain is None:
+                raise ParameterError("domain", "guest %s does not exist" % self.params["domain"])
+            self.name = self.domain.name()
+        return self.domain
+
+    def read_current(self):
+        domain = self._lookup_domain()
+        persistent = bool(call("reading guest %s persistence" % self.name, domain.isPersistent))
+        active = bool(call("reading guest %s state" % self.name, domain.isActive))
+        scopes = self._scopes(persistent, active)
+        for scope, exists in ((PERSISTENT, persistent), (LIVE, active)):
+            if exists:
+                definition = Definition(scope, self._xml(scope))
+                self.all_targets += definition.targets()
+                if scope in scopes:
+                    self.definitions[scope] = definition
+        self.desired_disk, self.references = self._resolve_source()
+        for scope, definition in self.definitions.items():
+            index = self._find(definition)
+            if index is not None:
+                self.matched[scope] = index
+        return dict((scope, definition.disks[self.matched[scope]] if scope in self.matched else None)
+                    for scope, definition in self.definitions.items())
+
+    def _scopes(self, persistent, active):
+        """The definitions this task acts on: ``persistent`` (default: a persistent guest's) and ``live``
+        (default: a running guest's)."""
+        want_persistent, want_live = self.params.get("persistent"), self.params.get("live")
+        if want_persistent and not persistent:
+            raise ParameterError("persistent", "guest %s is transient: it has no persistent definition (set "
+                                 "persistent: false, or leave it out)" % self.name)
+        if want_live and not active:
+            raise ParameterError("live", "guest %s is not running: there is no live guest to change (leave live "
+                                 "out to change the persistent definition only)" % self.name)
+        scopes = []
+        if persistent if want_persistent is None else want_persistent:
+            scopes.append(PERSISTENT)
+        if active if want_live is None else want_live:
+            scopes.append(LIVE)
+        if not scopes:
+            raise ParameterError("persistent", "nothing to act on: guest %s is not running and persistent is false"
+                                 % self.name)
+        return scopes
+
+    def _xml(self, scope):
+        flags = libvirt.VIR_DOMAIN_XML_INACTIVE if scope == PERSISTENT else 0
+        return call("reading guest %s %s XML" % (self.name, scope), self.domain.XMLDesc, flags)
+
+    # -- the source
+    def _resolve_source(self):
+        """Return (the disk dict to attach or None, the references identifying its source or None)."""
+        source = self.params.get("volume") and "volume" or self.params.get("path") and "path" or \
+            self.params.get("disk_xml") and "disk_xml"
+        if source == "volume":
+            return self._volume_disk()
+        if source == "path":
+            return self._path_disk()
+        if source == "disk_xml":
+            return self._xml_disk()
+        # no source: an empty cdrom drive, or a disk to detach by its target
+        disk = None
+        if self.params["state"] == "present":
+            disk = disk_from_source("file", {}, "raw", self._options())
+        return disk, None
+
+    def _options(self, **overrides):
+        """The complete disk options, with the target dev left as declared (None: picked in plan)."""
+        declared = dict((k, v) for k, v in (self.params.get("disk") or {}).items() if v is not None)
+        declared.update(overrides)
+        opts = default_options(dict(declared, dev=declared.get("dev") or "placeholder"))
+        opts["dev"] = declared.get("dev")
+        return opts
+
+    def _volume_disk(self):
+        volume = self.params["volume"]
+        handle = lookup_active_pool(self.connection, volume["pool"], param="volume.pool")
+        found = lookup_volume(handle, volume["name"])
+        if found is None:
+            refresh_pool(handle)  # libvirt knows only what its last refresh saw
+            found = lookup_volume(handle, volume["name"])
+        if found is None:
+            raise ParameterError("volume.name", "storage pool %s has no volume %s" % (handle.name, volume["name"]))
+        spec = read_volume(handle, found)[0]
+        opts = self._options()
+        check_disk_options(handle.row, dict(opts, dev=opts["dev"] or "vda"))
+        disk = guest_disk(handle.row, handle.spec, spec, opts)
+        if disk is None:
+            raise ParameterError("volume.name", "volume %s of pool %s is a directory, not a disk" % (
+                spec["name"], handle.name))
+        disk["target"]["dev"] = opts["dev"]  # None: picked in plan, not guest_disk's default
+        references = volume_references(handle.row, handle.spec, spec)
+        return disk, references_on_host(references) if self.connection.is_local() else references
+
+    def _path_disk(self):
+        path = self.params["path"]
+        if not self.connection.is_local():
+            raise ParameterError("path", "needs the libvirt daemon on this host (uri %s is remote): the module "
+                                 "checks the file or device; attach a volume or a disk_xml instead" % self.connection.uri)
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as exc:
+            raise ParameterError("path", "%s: %s" % (path, exc.strerror))
+        if stat.S_ISBLK(mode):
+            disk_type, source = "block", {"dev": path}
+        elif stat.S_ISREG(mode):
+            disk_type, source = "file", {"file": path}
+        else:
+            raise ParameterError("path", "%s is neither a regular file nor a block device" % path)
+        options = self.params.get("disk") or {}
+        if options.get("source") == "volume" or options.get("mode"):
+            raise ParameterError("disk.source" if options.get("source") == "volume" else "disk.mode",
+                                 "applies to a volume source only, not to a path")
+        fmt = self.params.get("format") or self._attached_format(path) or self.probe.image_format(path) or "raw"
+        disk = disk_from_source(disk_type, source, fmt, self._options(), host_block=disk_type == "block")
+        return disk, {"paths": {os.path.realpath(path)}, "volume": (None, None), "network": set(), "hosts": []}
+
+    def _attached_format(self, path):
+        """The driver type of a disk already attached from ``path``: an image is probed once, when first attached,
+        never again (a guest can write any header into a raw image)."""
+        real = os.path.realpath(path)
+        for definition in self.definitions.values():
+            for disk in definition.disks:
+                if (with_real_paths(disk).get("source") or {}).get("file" if os.path.isfile(path) else "dev") == real:
+                    return (disk.get("driver") or {}).get("type")
+        return None
+
+    def _xml_disk(self):
+        try:
+            root = parse_root(self.params["disk_xml"])
+        except VirtopsError as exc:
+            raise ParameterError("disk_xml", exc.msg)
+        if root.tag != "disk":
+            raise ParameterError("disk_xml", "is a <%s> element, not a <disk>" % root.tag)
+        disk = parse_disk_element(root)
+        if not (disk.get("target") or {}).get("bus"):
+            raise ParameterError("disk_xml", "needs <target dev=... bus=...>")
+        self.params["disk"] = dict(bus=disk["target"]["bus"], dev=disk["target"].get("dev"))
+        references = disk_references(disk)
+        if disk["type"] == "volume":
+            source = disk["source"]
+            handle = lookup_active_pool(self.connection, source["pool"], param="disk_xml")
+            found = lookup_volume(handle, source["volume"])
+            if found is None:
+                raise ParameterError("disk_xml", "storage pool %s has no volume %s" % (handle.name, source["volume"]))
+            references = volume_references(handle.row, handle.spec, read_volume(handle, found)[0])
+        if self.connection.is_local():
+            references = references_on_host(references)
+        self._disk_xml_root = root  # attached as written
+        return disk, references
+
+    def _find(self, definition):
+        """The index of the disk this task is about in ``definition``, or None.
+
+        By source; a cdrom drive (whose media change) or a disk without a declared source by its target.
+        """
+        dev = (self.params.get("disk") or {}).get("dev")
+        device = (self.desired_disk or {}).get("device") or (self.params.get("disk") or {}).get("device")
+        by_target = dev is not None and (self.references is None or device in REMOVABLE)
+        local = self.connection.is_local()
+        candidates = []
+        for index, disk in enumerate(definition.disks):
+            if by_target:
+                if (disk.get("target") or {}).get("dev") == dev:
+                    return index
+            elif self.references is not None and disk_uses(with_real_paths(disk) if local else disk, self.references):
+                candidates.append(index)
+        if not candidates:
+            return None
+        # a source attached twice: the one at the declared target, else the first
+        for index in candidates:
+            if (definition.disks[index].get("target") or {}).get("dev") == dev:
+                return index
+        return candidates[0]
+
+    # -- plan
+    def plan(self, current, desired):
+        for scope, definition in self.definitions.items():
+            self._after[scope] = list(definition.disks)
+        if desired["state"] == "absent":
+            return self._plan_detach()
+        self._choose_target()
+        actions = []
+        attaching = [scope for scope in self.definitions if scope not in self.matched]
+        if attaching:
+            self._check_bus()
+            self._check_not_in_use_elsewhere()
+        # live first: a running guest is where an attach fails (no free slot, a refused bus), and then
+        # nothing has changed
+        for scope in (LIVE, PERSISTENT):
+            if scope in self.definitions:
+                actions.extend(self._plan_scope(scope))
+        return actions
+
+    def _choose_target(self):
+        """The target dev: declared, else the one the disk already has, else the next free one of its bus."""
+        disk = self.desired_disk
+        dev = disk["target"].get("dev")
+        if not dev:
+            for scope in (PERSISTENT, LIVE):
+                if scope in self.matched:
+                    dev = (self.definitions[scope].disks[self.matched[scope]].get("target") or {}).get("dev")
+                    break
+        if not dev:
+            dev = next_target(disk["target"]["bus"], self.all_targets)
+        disk["target"]["dev"] = dev
+        for scope, definition in self.definitions.items():
+            for index, other in enumerate(definition.disks):
+                if index != self.matched.get(scope) and (other.get("target") or {}).get("dev") == dev:
+                    raise ParameterError("disk.dev", "target %s is held by another disk of guest %s in %s: %s" % (
+                        dev, self.name, SCOPE_NAMES[scope], describe(other)))
+
+    def _check_bus(self):
+        """Refuse a bus the guest's machine type cannot take (ide on q35), from libvirt's domain capabilities."""
+        bus = self.desired_disk["target"]["bus"]
+        root = parse_root(self._xml(PERSISTENT if PERSISTENT in self.definitions else LIVE))
+        os_type = root.find("os/type")
+        caps = call("reading the domain capabilities of guest %s" % self.name, self.connection.conn.getDomainCapabilities,
+                    root.findtext("devices/emulator"), os_type.get("arch"), os_type.get("machine"), root.get("type"), 0)
+        buses = [value.text for value in etree.fromstring(caps.encode("utf-8")).findall(
+            "devices/disk/enum[@name='bus']/value")]
+        if buses and bus not in buses:
+            raise ParameterError("disk.bus", "guest %s (machine %s) cannot take a %s disk; its buses are %s" % (
+                self.name, os_type.get("machine"), bus, ", ".join(buses)))
+        if bus == "usb" and root.find("devices/controller[@type='usb'][@model='none']") is not None:
+            raise ParameterError("disk.bus", "guest %s has no USB controller (model none): it cannot take a usb "
+                                 "disk" % self.name)
+
+    def _check_not_in_use_elsewhere(self):
+        """Refuse a source another running guest writes to, unless both disks are shareable (or both read-only):
+        two guests writing one disk corrupt it."""
+        if self.references is None:
+            return
+        mine = self.desired_disk
+        local = self.connection.is_local()
+        for domain in call("listing guests", self.connection.conn.listAllDomains, libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+            if domain.UUIDString() == self.domain.UUIDString():
+                continue
+            try:
+                live = Definition(LIVE, call("reading guest %s live XML" % domain.name(), domain.XMLDesc, 0))
+            except VirtopsError:
+                continue  # stopped since it was listed
+            for disk in live.disks:
+                if not disk_uses(with_real_paths(disk) if local else disk, self.references):
+                    continue
+                if (disk.get("readonly") and mine.get("readonly")) or (disk.get("shareable") and mine.get("shareable")):
+                    continue
+                raise UnsafeActionError(
+                    "running guest %s uses %s read-write as its disk %s: two guests writing one disk corrupt it. "
+                    "Detach it there first, or attach it to both with disk.shareable: true (a cluster filesystem "
+                    "must coordinate the writes), or read-only to both" % (
+                        domain.name(), source_text(disk), disk["target"].get("dev")),
+                    param="disk.shareable")
+
+    def _plan_scope(self, scope):
+        disk = self.desired_disk
+        where = SCOPE_NAMES[scope]
+        if scope not in self.matched:
+            self._after[scope] = self._after[scope] + [disk]
+            return [Action("attach %s to %s" % (describe(disk), where), lambda: self._attach(scope, disk))]
+        index = self.matched[scope]
+        have = self.definitions[scope].disks[index]
+        local = self.connection.is_local()
+        changed = self._changed_fields(comparable(have, local), comparable(disk, local))
+        if not changed:
+            return []
+        self._after[scope] = self._after[scope][:index] + [disk] + self._after[scope][index + 1:]
+        label = "%s in %s (%s)" % (describe(have), where, ", ".join(changed))
+        if scope == PERSISTENT:
+            if "target.dev" in changed or "target.bus" in changed:
+                return [Action("re-attach " + label, lambda: self._reattach_persistent(have, disk))]
+            return [Action("update " + label, lambda: self._update(scope, disk))]
+        removable = disk.get("device") in REMOVABLE and have.get("device") == disk.get("device")
+        in_place = LIVE_CHANGEABLE_REMOVABLE if removable else LIVE_CHANGEABLE
+        fixed = [field for field in changed if field.split(".")[0] not in in_place and field not in in_place]
+        if fixed:
+            if not self.params.get("allow_reattach"):
+                raise ParameterError(
+                    "allow_reattach", "guest %s is running and libvirt cannot change %s of its disk %s in place. Set "
+                    "allow_reattach: true to detach and re-attach it (the guest loses the disk meanwhile), or "
+                    "live: false to change the persistent definition only (the guest gets it at its next start)" % (
+                        self.name, ", ".join("disk." + f if not f.startswith(("source", "type")) else f for f in fixed),
+                        describe(have)))
+            return [Action("detach and re-attach " + label, lambda: self._reattach_live(have, index, disk))]
+        actions = []
+        if any(not field.startswith("iotune") for field in changed):
+            verb = "eject the media of" if not disk.get("source") else "change the media of"
+            actions.append(Action("%s %s" % (verb, label), lambda: self._update(scope, disk)))
+        if any(field.startswith("iotune") for field in changed):
+            actions.append(Action("set the I/O limits of " + label, lambda: self._set_iotune(have, disk)))
+        return actions
+
+    @staticmethod
+    def _changed_fields(have, want):
+        """The declared fields of ``want`` that ``have`` differs in; an iotune limit left out is no limit."""
+        changed = differences(dict(have, iotune=None), dict(want, iotune=None))
+        limits_have, limits_want = have.get("iotune") or {}, want.get("iotune") or {}
+        changed += ["iotune." + key for key in IOTUNE_LIMITS
+                    if key in limits_want and (limits_have.get(key) or 0) != (limits_want[key] or 0)]
+        if "source" in want and not want["source"] and have.get("source"):
+            changed.append("source")  # eject: an empty source is declared too
+        return [field for field in changed if field != "iotune"]
+
+    def _plan_detach(self):
+        actions = []
+        for scope in (PERSISTENT, LIVE):  # persistent first: a guest that never lets go must not get it back
+            if scope not in self.matched:
+                continue
+            index = self.matched[scope]
+            have = self.definitions[scope].disks[index]
+            element = self.definitions[scope].elements[index]
+            self._after[scope] = self._after[scope][:index] + self._after[scope][index + 1:]
+            if scope == PERSISTENT:
+                actions.append(Action("detach %s from the persistent definition" % describe(have),
+                                      lambda have=have, element=element: self._detach_persistent(have, element)))
+            else:
+                actions.append(Action("detach %s from the running guest" % describe(have),
+                                      lambda have=have, element=element: self._detach_live(have, element)))
+        return actions
+
+    # -- apply
+    def _flags(self, scope):
+        return getattr(libvirt, SCOPE_FLAGS[scope])
+
+    def _attach_xml(self, disk):
+        root = self._disk_xml_root
+        if root is not None:  # a disk_xml is attached as written, with the target chosen
+            target = root.find("target")
+            target.set("dev", disk["target"]["dev"])
+            return etree.tostring(root, encoding="unicode")
+        return build_disk_xml(disk)
+
+    def _attach(self, scope, disk):
+        call("attaching disk %s to %s of guest %s" % (describe(disk), SCOPE_NAMES[scope], self.name),
+             self.domain.attachDeviceFlags, self._attach_xml(disk), self._flags(scope))
+
+    def _update(self, scope, disk):
+        call("updating disk %s in %s of guest %s" % (describe(disk), SCOPE_NAMES[scope], self.name),
+             self.domain.updateDeviceFlags, self._attach_xml(disk), self._flags(scope))
+
+    def _set_iotune(self, have, disk):
+        limits = dict((key, (disk.get("iotune") or {}).get(key, (have.get("iotune") or {}).get(key)) or 0)
+                      for key in IOTUNE_LIMITS)
+        call("setting the I/O limits of disk %s of guest %s" % (have["target"]["dev"], self.name),
+             self.domain.setBlockIoTune, have["target"]["dev"], limits, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
+    def _reattach_persistent(self, have, disk):
+        element = self.definitions[PERSISTENT].elements[self.matched[PERSISTENT]]
+        self._detach_persistent(have, element)
+        self._attach(PERSISTENT, disk)
+
+    def _reattach_live(self, have, index, disk):
+        self._detach_live(have, self.definitions[LIVE].elements[index])
+        self._attach(LIVE, disk)
+
+    def _detach_persistent(self, have, element):
+        call("detaching disk %s from the persistent definition of guest %s" % (describe(have), self.name),
+             self.domain.detachDeviceFlags, etree.tostring(element, encoding="unicode"),
+             libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+        # synchronous, but proved: the definition is read again
+        if any(disk == have for disk in Definition(PERSISTENT, self._xml(PERSISTENT)).disks):
+            raise VirtopsError("libvirt reported disk %s detached from the persistent definition of guest %s, but "
+                               "the definition still has it" % (describe(have), self.name))
+        self._detached_persistent = True
+
+    def _detach_live(self, have, element):
+        alias = element.find("alias")
+        if alias is None:
+            raise VirtopsError("disk %s of running guest %s has no alias: libvirt cannot detach it live" % (
+                describe(have), self.name))
+        alias = alias.get("name")
+
+        def present():
+            return any(e.find("alias") is not None and e.find("alias").get("name") == alias
+                       for e in Definition(LIVE, self._xml(LIVE)).elements)
+
+        try:
+            detach_live(self.connection.conn, self.domain, etree.tostring(element, encoding="unicode"), alias, present,
+                        self.params["detach_timeout"], self.params["detach_retries"])
+        except DetachTimeout as exc:
+            if self._detached_persistent:
+                exc.msg += ("; the persistent definition no longer has the disk (it was detached there first), "
+                            "so the guest will not get it back at its next start")
+            exc.details["param"] = "detach_timeout"
+            raise
+
+    # -- result
+    def _converge(self, desired):
+        result = super()._converge(desired)
+        disk = result.get("disk")
+        result["disk_xml"] = disk.pop("xml") if disk else None
+        return result
+
+    def facts(self):
+        """The disk as libvirt stored it (the persistent definition's, else the live one's), where it is attached."""
+        if self.domain is None:
+            return None
+        found = {}
+        for scope in (PERSISTENT, LIVE):
+            if scope not in self.definitions:
+                continue
+            if self.module.check_mode:
+                disks = self._after[scope] if self._after else self.definitions[scope].disks
+                definition = None
+            else:
+                definition = Definition(scope, self._xml(scope))
+                disks = definition.disks
+            index = self._find_in(disks)
+            if index is not None:
+                element = definition.elements[index] if definition else None
+                found[scope] = (disks[index], element)
+        if not found:
+            return None
+        disk, element = found.get(PERSISTENT) or found.get(LIVE)
+        xml = etree.tostring(element, encoding="unicode", pretty_print=True) if element is not None \
+            else build_disk_xml(disk)
+        return dict(disk, persistent=PERSISTENT in found, live=LIVE in found, xml=xml)
+
+    def _find_in(self, disks):
+        dev = (self.desired_disk or {}).get("target", {}).get("dev") or (self.params.get("disk") or {}).get("dev")
+        removable = (self.desired_disk or {}).get("device") in REMOVABLE
+        local = self.connection.is_local()
+        for index, disk in enumerate(disks):
+            if (removable or self.references is None) and dev:
+                if (disk.get("target") or {}).get("dev") == dev:
+                    return index
+            elif self.references is not None and disk_uses(with_real_paths(disk) if local else disk, self.references):
+                return index
+        return None
+
+    def diff_view(self, current, desired):
+        """The guest's ``<disk>`` elements before and after, per definition, as text (a readable unified diff)."""
+        return self._render(dict((s, d.disks) for s, d in self.definitions.items())), self._render(self._after)
+
+    def _render(self, disks_by_scope):
+        parts = []
+        for scope in (PERSISTENT, LIVE):
+            if scope in disks_by_scope:
+                parts.append("<!-- guest %s: %s -->\n" % (self.name, SCOPE_NAMES[scope]))
+                parts.extend(build_disk_xml(_renderable(disk)) for disk in disks_by_scope[scope])
+        return "".join(parts)
+
+
+def _renderable(disk):
+    """A parsed disk dict with what build_disk_xml needs (a disk without a target is shown as such)."""
+    target = dict({"dev": "?", "bus": "?"}, **(disk.get("target") or {}))
+    return dict(disk, type=disk.get("type") or "file", target=target)
