@@ -15,6 +15,7 @@ persistent first, then live with the wait in ``live_detach``.
 
 from __future__ import annotations
 
+import copy
 import os
 import stat
 
@@ -556,8 +557,7 @@ class AttachmentConverger(Converger):
         if not found:
             return None
         disk, element = found.get(PERSISTENT) or found.get(LIVE)
-        xml = etree.tostring(element, encoding="unicode", pretty_print=True) if element is not None \
-            else build_disk_xml(disk)
+        xml = stored_xml(element) if element is not None else build_disk_xml(disk)
         return dict(disk, persistent=PERSISTENT in found, live=LIVE in found, xml=xml)
 
     def _find_in(self, disks):
@@ -583,6 +583,14 @@ class AttachmentConverger(Converger):
                 parts.append("<!-- guest %s: %s -->\n" % (self.name, SCOPE_NAMES[scope]))
                 parts.extend(build_disk_xml(_renderable(disk)) for disk in disks_by_scope[scope])
         return "".join(parts)
+
+
+def stored_xml(element):
+    """The ``<disk>`` element as libvirt stored it, as text indented on its own (not as inside the domain)."""
+    element = copy.deepcopy(element)
+    element.tail = None
+    etree.indent(element)
+    return etree.tostring(element, encoding="unicode", pretty_print=True)
 
 
 def _renderable(disk):
