@@ -65,7 +65,19 @@ def comparable(disk, local):
     source = dict(disk.get("source") or {})
     source.pop("encryption", None)  # libvirt adds its engine: compared by the volume, not here
     disk["source"] = source
+    if not source and disk.get("driver"):
+        # an empty drive holds no image, so no format: a running guest's empty drive has no driver type
+        disk["driver"] = dict((key, value) for key, value in disk["driver"].items() if key != "type")
     return disk
+
+
+def option_name(field):
+    """The option a user declares a changed field of a disk dict with, in messages: driver.cache is disk.cache,
+    target.dev disk.dev; the source and its format (type, source.*, driver.type) are named as fields."""
+    if field.startswith(("source", "type")) or field == "driver.type":
+        return field
+    head, rest = (field.split(".", 1) + [""])[:2]
+    return "disk." + (rest if head in ("driver", "target") else field)
 
 
 def source_text(disk):
@@ -424,7 +436,7 @@ class AttachmentConverger(Converger):
                     "allow_reattach", "guest %s is running and libvirt cannot change %s of its disk %s in place. Set "
                     "allow_reattach: true to detach and re-attach it (the guest loses the disk meanwhile), or "
                     "live: false to change the persistent definition only (the guest gets it at its next start)" % (
-                        self.name, ", ".join("disk." + f if not f.startswith(("source", "type")) else f for f in fixed),
+                        self.name, ", ".join(option_name(field) for field in fixed),
                         describe(have)))
             return [Action("detach and re-attach " + label, lambda: self._reattach_live(have, index, disk))]
         actions = []
@@ -558,7 +570,9 @@ class AttachmentConverger(Converger):
             return None
         disk, element = found.get(PERSISTENT) or found.get(LIVE)
         xml = stored_xml(element) if element is not None else build_disk_xml(disk)
-        return dict(disk, persistent=PERSISTENT in found, live=LIVE in found, xml=xml)
+        # an empty cdrom drive's source is {} (documented as returned), not left out as the parsed dict leaves it
+        return dict(disk, source=disk.get("source") or {}, persistent=PERSISTENT in found, live=LIVE in found,
+                    xml=xml)
 
     def _find_in(self, disks):
         dev = (self.desired_disk or {}).get("target", {}).get("dev") or (self.params.get("disk") or {}).get("dev")

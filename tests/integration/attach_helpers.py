@@ -4,13 +4,16 @@ The guest's persistent and live ``<disk>`` elements are read with virsh; the byt
 from the image with qemu-img (any format), so the data, not a return code, proves a disk worked.
 """
 
+import json
 import os
 import subprocess
 import tempfile
 
+import pytest
 from lxml import etree
 
-from .conftest import run_module, virsh
+from .conftest import assert_refused, run_module, virsh
+from .guest import domain_xml
 
 SECTOR = 512
 
@@ -51,3 +54,92 @@ def marker(serial):
 def attach(args, check=False):
     """Run disk_attach; return its result (failed or not)."""
     return run_module("disk_attach", args, check=check)
+
+
+# ---------------------------------------------------------------- the behaviour tests (test_disk_attach_behaviour)
+
+def definitions(domain):
+    """(persistent XML, live XML or '' when the guest is not running): what a refused task must leave as it was."""
+    running = virsh("domstate", domain).strip() == "running"
+    return virsh("dumpxml", "--inactive", domain), virsh("dumpxml", domain) if running else ""
+
+
+def assert_refused_changing_nothing(domain, args, param, fragment=None):
+    """disk_attach ``args`` is refused naming ``param``, in check mode and for real, and both definitions of
+    ``domain`` are as they were; return the message of the real run."""
+    before = definitions(domain)
+    for check in (True, False):
+        result = attach(args, check=check)
+        assert_refused(result, param, fragment)
+        assert definitions(domain) == before, "check mode" if check else "real run"
+    return result["msg"]
+
+
+def image(directory, name, first_bytes=b"", size=4 * 1024 * 1024):
+    """A sparse raw file ``name`` in ``directory`` starting with ``first_bytes``; its path."""
+    path = os.path.join(directory, name)
+    with open(path, "wb") as handle:
+        handle.write(first_bytes)
+        handle.truncate(size)
+    return path
+
+
+def by_target(domain, scope, dev):
+    """The ``<disk>`` element at target ``dev`` of that definition, or None."""
+    for disk in disks(domain, scope):
+        if disk.find("target").get("dev") == dev:
+            return disk
+    return None
+
+
+def source_path(disk):
+    """The file or dev of a ``<disk>`` element's source, None for an empty drive."""
+    source = disk.find("source")
+    return None if source is None else source.get("file") or source.get("dev")
+
+
+def placement(disk):
+    """(alias, address attributes) of a live ``<disk>``: what a change in place keeps and a re-attach may not."""
+    address = disk.find("address")
+    return disk.find("alias").get("name"), dict(address.attrib) if address is not None else None
+
+
+def media(domain, alias):
+    """The image file QEMU has in the drive of device ``alias`` (query-block), None when it has no media."""
+    reply = json.loads(virsh("qemu-monitor-command", domain, '{"execute": "query-block"}'))
+    found = [block for block in reply["return"] if block.get("qdev") == alias or
+             block.get("qdev", "").startswith("/machine/peripheral/%s/" % alias)]
+    assert len(found) == 1, (alias, reply)
+    inserted = found[0].get("inserted")
+    return inserted["file"] if inserted else None
+
+
+def block_io_tune(domain, dev):
+    """``virsh blkdeviotune`` of the live disk ``dev`` as {name: int}."""
+    lines = virsh("blkdeviotune", domain, dev).splitlines()
+    return dict((key.strip(), int(value)) for key, value in (line.split(":", 1) for line in lines if ":" in line)
+                if value.strip().isdigit())
+
+
+def hand_attach(domain, disk_xml, flag):
+    """``virsh attach-device`` of ``disk_xml`` (a string) with ``flag`` (--config or --live): a disk added by hand."""
+    with tempfile.NamedTemporaryFile("w", suffix=".xml") as handle:
+        handle.write(disk_xml)
+        handle.flush()
+        virsh("attach-device", domain, handle.name, flag)
+
+
+@pytest.fixture
+def osless_persistent_guest(prefix):
+    """Name of a running persistent guest without an OS (it never releases a virtio-blk disk); removed afterwards."""
+    name = prefix + "osless"
+    with tempfile.NamedTemporaryFile("w", suffix=".xml") as handle:
+        handle.write(domain_xml(name))
+        handle.flush()
+        virsh("define", handle.name)
+    try:
+        virsh("start", name)
+        yield name
+    finally:
+        virsh("destroy", name, check=False)
+        virsh("undefine", name, check=False)
