@@ -413,6 +413,12 @@ class AttachmentConverger(Converger):
         disk = self.desired_disk
         where = SCOPE_NAMES[scope]
         if scope not in self.matched:
+            if scope == LIVE and not disk.get("source"):
+                # libvirt 9.0 hands QEMU a null filename for it (blockdev-add fails): say so before anything changes
+                raise ParameterError("live", "libvirt cannot hot-plug an empty %s drive into running guest %s: give "
+                                     "it media (path or volume) to attach it live, or set live: false to add the "
+                                     "empty drive to the persistent definition (the guest has it at its next "
+                                     "start)" % (disk.get("device"), self.name))
             self._after[scope] = self._after[scope] + [disk]
             return [Action("attach %s to %s" % (describe(disk), where), lambda: self._attach(scope, disk))]
         index = self.matched[scope]

@@ -52,7 +52,7 @@ def assert_no_hotplug_seen(guest, since):
 
 def test_cdrom_media_inserted_changed_and_ejected_in_place(linux_guest, workdir):  # noqa: F811  pylint: disable=redefined-outer-name
     # the empty drive is defined before the guest starts: libvirt 9.0 cannot hot-plug one (QEMU's blockdev-add
-    # gets a null filename), and a drive hot-plugged with media would only test the eject
+    # gets a null filename; the module refuses it), and a drive hot-plugged with media would only test the eject
     guest = linux_guest(persistent=True, start=False)
     isos = [image(workdir, name, name.encode("ascii")) for name in ("first.iso", "second.iso")]
     drive = dict(device="cdrom", bus="scsi", dev="sdc", readonly=True)
@@ -76,6 +76,8 @@ def test_cdrom_media_inserted_changed_and_ejected_in_place(linux_guest, workdir)
     real = six_steps("disk_attach", empty, no_drive, empty_drive_defined)  # an empty drive is a declared state
     assert real["disk"]["source"] == {} and real["disk"]["device"] == "cdrom", real
     guest.start()
+    # a second empty drive cannot be hot-plugged: refused before anything changes, naming live
+    assert_refused_changing_nothing(guest.name, dict(empty, disk=dict(drive, dev="sdd")), "live", "empty cdrom")
     where = placement(by_target(guest.name, "live", "sdc"))
     drive_holds(None)()
     assert_unchanged_rerun(empty)
