@@ -8,7 +8,7 @@ from the image), the disk released on detach.
 
 import os
 
-from .attach_helpers import disk_by_serial, disks, first_bytes, marker, serials
+from .attach_helpers import first_bytes, marker, serials
 from .conftest import run_ok, six_steps, workdir  # noqa: F401  pylint: disable=unused-import
 from .linux_guest import linux_guest  # noqa: F401  pylint: disable=unused-import
 from .volume_helpers import make_dir_pool
