@@ -4,14 +4,15 @@ The guest's persistent and live ``<disk>`` elements are read with virsh; the byt
 from the image with qemu-img (any format), so the data, not a return code, proves a disk worked.
 """
 
+import contextlib
 import json
 import os
-import subprocess
 import tempfile
 
 import pytest
 from lxml import etree
 
+from .backends import run
 from .conftest import assert_refused, run_module, virsh
 from .guest import domain_xml
 
@@ -38,12 +39,69 @@ def disk_by_serial(domain, scope, serial):
 
 def first_bytes(path, fmt="raw", count=32):
     """The first ``count`` bytes of the guest-visible content of the image at ``path`` (qcow2 read through qemu-img)."""
+    return _first_sector(["-f", fmt], path)[:count]
+
+
+def _first_sector(options, source):
+    """The first sector of an image as QEMU opens it: ``qemu-img dd`` with ``options`` of ``source`` (-U: also
+    while a running guest holds its lock)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "sector")
-        subprocess.run(["qemu-img", "dd", "-f", fmt, "-O", "raw", "bs=%d" % SECTOR, "count=1", "if=" + path,
-                        "of=" + out], check=True, capture_output=True)
+        run(["qemu-img", "dd", "-U"] + options +
+            ["-O", "raw", "bs=%d" % SECTOR, "count=1", "if=" + source, "of=" + out])
         with open(out, "rb") as handle:
-            return handle.read(count)
+            return handle.read()
+
+
+@contextlib.contextmanager
+def _luks_secret(passphrase):
+    """qemu-img's ``--object`` of a secret (id sec0) holding ``passphrase``, read from a private file, never
+    from a command line."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "passphrase")
+        with open(path, "w") as handle:
+            handle.write(passphrase)
+        yield ["--object", "secret,id=sec0,file=" + path]
+
+
+# where an encrypted image's LUKS options go: the luks format's own, or qcow2's encrypt.* ones
+_KEY_PREFIX = {"luks": "", "qcow2": "encrypt."}
+
+
+def _luks_opts(path, fmt):
+    return "driver=%s,%skey-secret=sec0,file.filename=%s" % (fmt, _KEY_PREFIX[fmt], path)
+
+
+def luks_image(path, passphrase, plaintext, fmt="luks", size=16 * 1024 * 1024):
+    """A LUKS-encrypted image at ``path`` (``fmt`` luks, or qcow2 with LUKS encryption; a fast key: iter-time
+    50 ms) whose decrypted content starts with ``plaintext``, written through the passphrase."""
+    key = _KEY_PREFIX[fmt]
+    options = "%skey-secret=sec0,%siter-time=50" % (key, key) + (",encrypt.format=luks" if fmt == "qcow2" else "")
+    with tempfile.TemporaryDirectory() as tmp, _luks_secret(passphrase) as secret:
+        plain = os.path.join(tmp, "plain")
+        with open(plain, "wb") as handle:
+            handle.write(plaintext)
+            handle.truncate(size)
+        _create_encrypted(["qemu-img", "create", "-q", "-f", fmt] + secret + ["-o", options, path, str(size)])
+        run(["qemu-img", "convert", "-n", "-f", "raw"] + secret + ["--target-image-opts", plain, _luks_opts(path, fmt)])
+    return path
+
+
+def _create_encrypted(argv, attempts=10):
+    """Run ``qemu-img create`` of an encrypted image, again when its PBKDF benchmark measured 0 ms: QEMU times a
+    short first round of key derivation by the thread's CPU time, which the kernel may count in whole scheduler
+    ticks, and gives up on 0 ("Unable to get accurate CPU usage"): 4 runs in 10 on a tick-accounting host."""
+    for attempt in range(attempts):
+        proc = run(argv, check=attempt == attempts - 1)
+        if proc.returncode == 0:
+            return
+        assert "Unable to get accurate CPU usage" in proc.stderr, proc.stderr
+
+
+def luks_first_bytes(path, passphrase, fmt="luks", count=32):
+    """The first ``count`` decrypted bytes of the LUKS-encrypted image (of format ``fmt``) at ``path``."""
+    with _luks_secret(passphrase) as secret:
+        return _first_sector(secret + ["--image-opts"], _luks_opts(path, fmt))[:count]
 
 
 def marker(serial):
