@@ -21,8 +21,9 @@ import stat
 from ansible_collections.virtops.storage.plugins.module_utils.connection import call, libvirt
 from ansible_collections.virtops.storage.plugins.module_utils.converge import Action, Converger, differences
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import (
-    BUS_PREFIX, IOTUNE_LIMITS, build_disk_xml, check_common_options, check_disk_options, default_options,
-    disk_from_source, disk_references, disk_uses, guest_disk, next_target, parse_disk_element, volume_references)
+    BUS_PREFIX, DRIVER_OPTIONS, IOTUNE_LIMITS, build_disk_xml, check_common_options, check_disk_options,
+    default_options, disk_from_source, disk_references, disk_uses, guest_disk, next_target, parse_disk_element,
+    volume_references)
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     ParameterError, UnsafeActionError, VirtopsError)
 from ansible_collections.virtops.storage.plugins.module_utils.host_probe import HostProbe
@@ -41,6 +42,9 @@ REMOVABLE = ("cdrom", "floppy")
 # the fields a running guest's disk can change in place; anything else needs a detach and re-attach
 LIVE_CHANGEABLE = ("iotune",)
 LIVE_CHANGEABLE_REMOVABLE = ("type", "source", "driver.type", "iotune")
+# the disk dict fields set by a disk option of another name (disk.cache sets driver.cache)
+FIELD_OPTIONS = dict([("driver." + option, "disk." + option) for option in DRIVER_OPTIONS] +
+                     [("target.dev", "disk.dev"), ("target.bus", "disk.bus")])
 
 
 class Definition:
@@ -74,6 +78,30 @@ def source_text(disk):
             ("%s/%s" % (source["pool"], source["volume"]) if source.get("pool") else None) or
             ("%s:%s" % (source.get("protocol"), source.get("name")) if source.get("protocol") else None) or
             "no media")
+
+
+def option_of(field):
+    """The option that sets a changed field of a disk dict, in a message: disk.cache for driver.cache, disk.bus
+    for target.bus; what the source decides (source.*, type, driver.type) is named as the field."""
+    if field in FIELD_OPTIONS:
+        return FIELD_OPTIONS[field]
+    return field if field.split(".")[0] in ("source", "type", "driver") else "disk." + field
+
+
+def with_limits_kept(disk, have):
+    """``disk`` with the I/O limits it gets over ``have``'s: the declared ones, the others kept unless a declared
+    limit excludes them (libvirt takes a total limit or the read and write limits of one kind); 0 is no limit."""
+    declared = disk.get("iotune") or {}
+    limits = dict(have.get("iotune") or {}, **declared)
+    for kind in ("bytes", "iops"):
+        total, parts = "total_%s_sec" % kind, ("read_%s_sec" % kind, "write_%s_sec" % kind)
+        if declared.get(total):
+            limits.update(dict.fromkeys(parts, 0))
+        elif any(declared.get(part) for part in parts):
+            limits[total] = 0
+    result = dict((key, value) for key, value in disk.items() if key != "iotune")
+    limits = dict((key, value) for key, value in limits.items() if value)
+    return dict(result, iotune=limits) if limits else result
 
 
 def describe(disk):
@@ -272,11 +300,11 @@ class AttachmentConverger(Converger):
     def _xml_disk(self):
         try:
             root = parse_root(self.params["disk_xml"])
-        except VirtopsError as exc:
-            raise ParameterError("disk_xml", exc.msg)
-        if root.tag != "disk":
-            raise ParameterError("disk_xml", "is a <%s> element, not a <disk>" % root.tag)
-        disk = parse_disk_element(root)
+            if root.tag != "disk":
+                raise ParameterError("disk_xml", "is a <%s> element, not a <disk>" % root.tag)
+            disk = parse_disk_element(root)
+        except ValueError as exc:  # the XML parsers' PoolXMLError: not well-formed, or a number that is none
+            raise ParameterError("disk_xml", str(exc))
         if not (disk.get("target") or {}).get("bus"):
             raise ParameterError("disk_xml", "needs <target dev=... bus=...>")
         self.params["disk"] = dict(bus=disk["target"]["bus"], dev=disk["target"].get("dev"))
@@ -408,6 +436,7 @@ class AttachmentConverger(Converger):
         changed = self._changed_fields(comparable(have, local), comparable(disk, local))
         if not changed:
             return []
+        disk = with_limits_kept(disk, have)  # what is written: the limits left out stay
         self._after[scope] = self._after[scope][:index] + [disk] + self._after[scope][index + 1:]
         label = "%s in %s (%s)" % (describe(have), where, ", ".join(changed))
         if scope == PERSISTENT:
@@ -423,8 +452,7 @@ class AttachmentConverger(Converger):
                     "allow_reattach", "guest %s is running and libvirt cannot change %s of its disk %s in place. Set "
                     "allow_reattach: true to detach and re-attach it (the guest loses the disk meanwhile), or "
                     "live: false to change the persistent definition only (the guest gets it at its next start)" % (
-                        self.name, ", ".join("disk." + f if not f.startswith(("source", "type")) else f for f in fixed),
-                        describe(have)))
+                        self.name, ", ".join(option_of(field) for field in fixed), describe(have)))
             return [Action("detach and re-attach " + label, lambda: self._reattach_live(have, index, disk))]
         actions = []
         if any(not field.startswith("iotune") for field in changed):
@@ -483,8 +511,7 @@ class AttachmentConverger(Converger):
              self.domain.updateDeviceFlags, self._attach_xml(disk), self._flags(scope))
 
     def _set_iotune(self, have, disk):
-        limits = dict((key, (disk.get("iotune") or {}).get(key, (have.get("iotune") or {}).get(key)) or 0)
-                      for key in IOTUNE_LIMITS)
+        limits = dict((key, (disk.get("iotune") or {}).get(key, 0)) for key in IOTUNE_LIMITS)  # every limit it has
         call("setting the I/O limits of disk %s of guest %s" % (have["target"]["dev"], self.name),
              self.domain.setBlockIoTune, have["target"]["dev"], limits, libvirt.VIR_DOMAIN_AFFECT_LIVE)
 

@@ -193,6 +193,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changed:
+  description: Whether anything was (or, in check mode, would be) changed.
+  returned: always
+  type: bool
 disk:
   description:
     - The disk as libvirt stored it (the persistent definition's, else the running guest's), with the target
@@ -265,6 +269,12 @@ actions:
   elements: str
   sample: ["attach vdb (/var/lib/libvirt/images/vm1-data.qcow2) to the running guest",
            "attach vdb (/var/lib/libvirt/images/vm1-data.qcow2) to the persistent definition"]
+diff:
+  description:
+    - The guest's C(<disk>) elements before and after the task, per definition (persistent, live), from the same
+      plan as RV(changed). It is empty exactly when nothing changes.
+  returned: when diff mode is on
+  type: dict
 """
 
 
