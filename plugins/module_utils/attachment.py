@@ -21,7 +21,7 @@ import stat
 from ansible_collections.virtops.storage.plugins.module_utils.connection import call, libvirt
 from ansible_collections.virtops.storage.plugins.module_utils.converge import Action, Converger, differences
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import (
-    BUS_PREFIX, DRIVER_OPTIONS, IOTUNE_LIMITS, build_disk_xml, check_common_options, check_disk_options,
+    BUS_PREFIX, DRIVER_OPTIONS, IOTUNE_LIMITS, WWN_BUSES, build_disk_xml, check_common_options, check_disk_options,
     default_options, disk_from_source, disk_references, disk_uses, guest_disk, next_target, parse_disk_element,
     volume_references)
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
@@ -42,6 +42,8 @@ REMOVABLE = ("cdrom", "floppy")
 # the fields a running guest's disk can change in place; anything else needs a detach and re-attach
 LIVE_CHANGEABLE = ("iotune",)
 LIVE_CHANGEABLE_REMOVABLE = ("type", "source", "driver.type", "iotune")
+# the fields a disk keeps when a task leaves them out (they are compared only when declared)
+KEPT_WHEN_LEFT_OUT = ("serial", "wwn", "boot_order")
 # the disk dict fields set by a disk option of another name (disk.cache sets driver.cache)
 FIELD_OPTIONS = dict([("driver." + option, "disk." + option) for option in DRIVER_OPTIONS] +
                      [("target.dev", "disk.dev"), ("target.bus", "disk.bus")])
@@ -88,20 +90,30 @@ def option_of(field):
     return field if field.split(".")[0] in ("source", "type", "driver") else "disk." + field
 
 
-def with_limits_kept(disk, have):
-    """``disk`` with the I/O limits it gets over ``have``'s: the declared ones, the others kept unless a declared
-    limit excludes them (libvirt takes a total limit or the read and write limits of one kind); 0 is no limit."""
-    declared = disk.get("iotune") or {}
-    limits = dict(have.get("iotune") or {}, **declared)
+def kept_over(disk, have):
+    """``disk`` as written over the disk ``have``: the serial, wwn and boot order a task leaves out stay (a guest
+    finds its disk by serial), and so do the I/O limits left out (``limits_kept``)."""
+    written = dict((key, value) for key, value in disk.items() if key != "iotune")
+    for key in KEPT_WHEN_LEFT_OUT:
+        if key not in disk and have.get(key) is not None:
+            written[key] = have[key]
+    if "wwn" not in disk and disk["target"]["bus"] not in WWN_BUSES:
+        written.pop("wwn", None)  # libvirt gives a wwn to scsi, sata and ide disks only
+    limits = limits_kept(have.get("iotune") or {}, disk.get("iotune") or {})
+    return dict(written, iotune=limits) if limits else written
+
+
+def limits_kept(have, declared):
+    """The I/O limits over ``have``: the declared ones, the others kept unless a declared limit excludes them
+    (libvirt takes a total limit or the read and write limits of one kind); 0 is no limit."""
+    limits = dict(have, **declared)
     for kind in ("bytes", "iops"):
         total, parts = "total_%s_sec" % kind, ("read_%s_sec" % kind, "write_%s_sec" % kind)
         if declared.get(total):
             limits.update(dict.fromkeys(parts, 0))
         elif any(declared.get(part) for part in parts):
             limits[total] = 0
-    result = dict((key, value) for key, value in disk.items() if key != "iotune")
-    limits = dict((key, value) for key, value in limits.items() if value)
-    return dict(result, iotune=limits) if limits else result
+    return dict((key, value) for key, value in limits.items() if value)
 
 
 def describe(disk):
@@ -436,7 +448,7 @@ class AttachmentConverger(Converger):
         changed = self._changed_fields(comparable(have, local), comparable(disk, local))
         if not changed:
             return []
-        disk = with_limits_kept(disk, have)  # what is written: the limits left out stay
+        disk = kept_over(disk, have)  # what is written: what the task leaves out stays
         self._after[scope] = self._after[scope][:index] + [disk] + self._after[scope][index + 1:]
         label = "%s in %s (%s)" % (describe(have), where, ", ".join(changed))
         if scope == PERSISTENT:

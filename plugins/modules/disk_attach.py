@@ -109,6 +109,8 @@ options:
 notes:
   - O(disk) is the option of M(virtops.storage.storage_volume); without O(disk.dev) the disk keeps the target it
     has, and a new one gets the first free name of its bus in both definitions (V(vdb), V(sdc), ...).
+  - An attached disk keeps the O(disk.serial), O(disk.wwn), O(disk.boot_order) and O(disk.iotune) limits it has
+    when the task leaves them out, also when another of its options changes.
   - With O(disk_xml), O(disk) is not taken; the element says it all.
   - Detaching from a running guest needs the guest's cooperation (ACPI hotplug and a driver). The module never
     reports a detach it has not seen complete.

@@ -75,3 +75,21 @@ def test_io_limits_left_out_are_kept_in_the_persistent_definition(workdir, prefi
 
 def test_io_limits_left_out_are_kept_in_the_running_guest(running_guest, workdir, prefix, pools):  # noqa: F811  pylint: disable=redefined-outer-name
     converge_limits(volume_args(pools, workdir, prefix, running_guest), running_guest, "live")
+
+
+def test_an_update_keeps_the_serial_and_wwn_left_out(workdir, prefix, pools):  # noqa: F811  pylint: disable=redefined-outer-name
+    """A guest finds its disk by serial (/dev/disk/by-id): changing the cache must not take it away."""
+    guest = prefix + "keep"
+    define_guest(guest, [])
+    try:
+        args = volume_args(pools, workdir, prefix, guest)
+        run_ok("disk_attach", dict(args, disk=dict(bus="scsi", serial="s1", wwn="0x50014ee2b1c2d3e4")), changed=True)
+        result = run_ok("disk_attach", dict(args, disk=dict(bus="scsi", cache="writeback")), changed=True)
+        assert result["actions"] == ["update sda (%s) in the persistent definition (driver.cache)" % (
+            result["disk"]["source"]["file"])]
+        (disk,) = disks(guest, "persistent")
+        assert (disk.findtext("serial"), disk.findtext("wwn"), disk.find("driver").get("cache")) == (
+            "s1", "0x50014ee2b1c2d3e4", "writeback")
+        assert (result["disk"]["serial"], result["disk"]["wwn"]) == ("s1", "0x50014ee2b1c2d3e4")
+    finally:
+        undefine_guest(guest)

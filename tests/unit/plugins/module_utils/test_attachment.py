@@ -270,6 +270,22 @@ def test_a_persistent_update_keeps_the_io_limits():
     assert result["disk"]["iotune"] == {"read_iops_sec": 100}
 
 
+@pytest.mark.parametrize("declared, kept", [
+    ({"bus": "scsi", "cache": "writeback"}, {"serial": "s1", "wwn": "0x50014ee2b1c2d3e4", "boot_order": 2}),
+    ({"bus": "scsi", "serial": "s2"}, {"serial": "s2", "wwn": "0x50014ee2b1c2d3e4", "boot_order": 2}),
+    ({"bus": "virtio", "dev": "vdb"}, {"serial": "s1", "boot_order": 2}),  # libvirt gives no virtio disk a wwn
+])
+def test_an_update_keeps_what_the_task_leaves_out(declared, kept):
+    """The serial a guest finds its disk by, its wwn and boot order stay unless declared."""
+    extra = "<serial>s1</serial><wwn>0x50014ee2b1c2d3e4</wwn><boot order='2'/>"
+    connection = guest(active=False, disks=[file_disk(A_IMG, "sdb", bus="scsi", extra=extra)])
+    result = run(connection, volume=VOLUME, disk=disk_options(**declared))
+    assert result["changed"] is True
+    (dev,) = set(disks_of(connection, "persistent")) - {"vda"}
+    written = disks_of(connection, "persistent")[dev]
+    assert dict((key, written.get(key)) for key in kept) == kept and ("wwn" in written) == ("wwn" in kept)
+
+
 # ---------------------------------------------------------------- what a running guest cannot change in place
 
 @pytest.mark.parametrize("declared, named", [
