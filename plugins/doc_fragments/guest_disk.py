@@ -98,6 +98,10 @@ options:
       iotune:
         description:
           - I/O limits of the disk (C(<iotune>)); 0 is no limit. A running guest's limits change in place.
+          - A total limit (O(disk.iotune.total_bytes_sec), O(disk.iotune.total_iops_sec)) excludes the read and
+            write limits of its kind, as in libvirt.
+          - With M(virtops.storage.disk_attach), limits left out keep the value the disk has, and a declared total
+            limit replaces the read and write limits of its kind (a declared read or write limit the total one).
         type: dict
         suboptions:
           total_bytes_sec:

@@ -22,8 +22,9 @@ import stat
 from ansible_collections.virtops.storage.plugins.module_utils.connection import call, libvirt
 from ansible_collections.virtops.storage.plugins.module_utils.converge import Action, Converger, differences
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import (
-    BUS_PREFIX, IOTUNE_LIMITS, build_disk_xml, check_common_options, check_disk_options, default_options,
-    disk_from_source, disk_references, disk_uses, guest_disk, next_target, parse_disk_element, volume_references)
+    BUS_PREFIX, DRIVER_OPTIONS, IOTUNE_LIMITS, WWN_BUSES, build_disk_xml, check_common_options, check_disk_options,
+    default_options, disk_from_source, disk_references, disk_uses, guest_disk, next_target, parse_disk_element,
+    volume_references)
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     ParameterError, UnsafeActionError, VirtopsError)
 from ansible_collections.virtops.storage.plugins.module_utils.host_probe import HostProbe
@@ -42,6 +43,11 @@ REMOVABLE = ("cdrom", "floppy")
 # the fields a running guest's disk can change in place; anything else needs a detach and re-attach
 LIVE_CHANGEABLE = ("iotune",)
 LIVE_CHANGEABLE_REMOVABLE = ("type", "source", "driver.type", "iotune")
+# the fields a disk keeps when a task leaves them out (they are compared only when declared)
+KEPT_WHEN_LEFT_OUT = ("serial", "wwn", "boot_order")
+# the disk dict fields set by a disk option of another name (disk.cache sets driver.cache)
+FIELD_OPTIONS = dict([("driver." + option, "disk." + option) for option in DRIVER_OPTIONS] +
+                     [("target.dev", "disk.dev"), ("target.bus", "disk.bus")])
 
 
 class Definition:
@@ -71,15 +77,6 @@ def comparable(disk, local):
     return disk
 
 
-def option_name(field):
-    """The option a user declares a changed field of a disk dict with, in messages: driver.cache is disk.cache,
-    target.dev disk.dev; the source and its format (type, source.*, driver.type) are named as fields."""
-    if field.startswith(("source", "type")) or field == "driver.type":
-        return field
-    head, rest = (field.split(".", 1) + [""])[:2]
-    return "disk." + (rest if head in ("driver", "target") else field)
-
-
 def source_text(disk):
     """What a disk names, in a message: a path, pool/volume, protocol:name, or no media."""
     source = disk.get("source") or {}
@@ -87,6 +84,40 @@ def source_text(disk):
             ("%s/%s" % (source["pool"], source["volume"]) if source.get("pool") else None) or
             ("%s:%s" % (source.get("protocol"), source.get("name")) if source.get("protocol") else None) or
             "no media")
+
+
+def option_of(field):
+    """The option that sets a changed field of a disk dict, in a message: disk.cache for driver.cache, disk.bus
+    for target.bus; what the source decides (source.*, type, driver.type) is named as the field."""
+    if field in FIELD_OPTIONS:
+        return FIELD_OPTIONS[field]
+    return field if field.split(".")[0] in ("source", "type", "driver") else "disk." + field
+
+
+def kept_over(disk, have):
+    """``disk`` as written over the disk ``have``: the serial, wwn and boot order a task leaves out stay (a guest
+    finds its disk by serial), and so do the I/O limits left out (``limits_kept``)."""
+    written = dict((key, value) for key, value in disk.items() if key != "iotune")
+    for key in KEPT_WHEN_LEFT_OUT:
+        if key not in disk and have.get(key) is not None:
+            written[key] = have[key]
+    if "wwn" not in disk and disk["target"]["bus"] not in WWN_BUSES:
+        written.pop("wwn", None)  # libvirt gives a wwn to scsi, sata and ide disks only
+    limits = limits_kept(have.get("iotune") or {}, disk.get("iotune") or {})
+    return dict(written, iotune=limits) if limits else written
+
+
+def limits_kept(have, declared):
+    """The I/O limits over ``have``: the declared ones, the others kept unless a declared limit excludes them
+    (libvirt takes a total limit or the read and write limits of one kind); 0 is no limit."""
+    limits = dict(have, **declared)
+    for kind in ("bytes", "iops"):
+        total, parts = "total_%s_sec" % kind, ("read_%s_sec" % kind, "write_%s_sec" % kind)
+        if declared.get(total):
+            limits.update(dict.fromkeys(parts, 0))
+        elif any(declared.get(part) for part in parts):
+            limits[total] = 0
+    return dict((key, value) for key, value in limits.items() if value)
 
 
 def describe(disk):
@@ -285,11 +316,11 @@ class AttachmentConverger(Converger):
     def _xml_disk(self):
         try:
             root = parse_root(self.params["disk_xml"])
-        except VirtopsError as exc:
-            raise ParameterError("disk_xml", exc.msg)
-        if root.tag != "disk":
-            raise ParameterError("disk_xml", "is a <%s> element, not a <disk>" % root.tag)
-        disk = parse_disk_element(root)
+            if root.tag != "disk":
+                raise ParameterError("disk_xml", "is a <%s> element, not a <disk>" % root.tag)
+            disk = parse_disk_element(root)
+        except ValueError as exc:  # the XML parsers' PoolXMLError: not well-formed, or a number that is none
+            raise ParameterError("disk_xml", str(exc))
         if not (disk.get("target") or {}).get("bus"):
             raise ParameterError("disk_xml", "needs <target dev=... bus=...>")
         self.params["disk"] = dict(bus=disk["target"]["bus"], dev=disk["target"].get("dev"))
@@ -427,6 +458,7 @@ class AttachmentConverger(Converger):
         changed = self._changed_fields(comparable(have, local), comparable(disk, local))
         if not changed:
             return []
+        disk = kept_over(disk, have)  # what is written: what the task leaves out stays
         self._after[scope] = self._after[scope][:index] + [disk] + self._after[scope][index + 1:]
         label = "%s in %s (%s)" % (describe(have), where, ", ".join(changed))
         if scope == PERSISTENT:
@@ -442,8 +474,7 @@ class AttachmentConverger(Converger):
                     "allow_reattach", "guest %s is running and libvirt cannot change %s of its disk %s in place. Set "
                     "allow_reattach: true to detach and re-attach it (the guest loses the disk meanwhile), or "
                     "live: false to change the persistent definition only (the guest gets it at its next start)" % (
-                        self.name, ", ".join(option_name(field) for field in fixed),
-                        describe(have)))
+                        self.name, ", ".join(option_of(field) for field in fixed), describe(have)))
             return [Action("detach and re-attach " + label, lambda: self._reattach_live(have, index, disk))]
         actions = []
         if any(not field.startswith("iotune") for field in changed):
@@ -502,8 +533,7 @@ class AttachmentConverger(Converger):
              self.domain.updateDeviceFlags, self._attach_xml(disk), self._flags(scope))
 
     def _set_iotune(self, have, disk):
-        limits = dict((key, (disk.get("iotune") or {}).get(key, (have.get("iotune") or {}).get(key)) or 0)
-                      for key in IOTUNE_LIMITS)
+        limits = dict((key, (disk.get("iotune") or {}).get(key, 0)) for key in IOTUNE_LIMITS)  # every limit it has
         call("setting the I/O limits of disk %s of guest %s" % (have["target"]["dev"], self.name),
              self.domain.setBlockIoTune, have["target"]["dev"], limits, libvirt.VIR_DOMAIN_AFFECT_LIVE)
 

@@ -428,3 +428,14 @@ def check_common_options(opts):
     for key, limit in sorted((opts.get("iotune") or {}).items()):
         if limit is not None and limit < 0:
             raise ParameterError("disk.iotune." + key, "must be 0 (no limit) or more")
+    _check_iotune_totals(opts.get("iotune") or {})
+
+
+def _check_iotune_totals(iotune):
+    """libvirt refuses a total limit beside a read or write limit of the same kind (0 is no limit)."""
+    for kind in ("bytes", "iops"):
+        total = "total_%s_sec" % kind
+        others = [key for key in ("read_%s_sec" % kind, "write_%s_sec" % kind) if iotune.get(key)]
+        if iotune.get(total) and others:
+            raise ParameterError("disk.iotune." + total, "cannot be set beside %s: libvirt takes either the total "
+                                 "limit or the read and write limits" % " and ".join(others))

@@ -109,6 +109,8 @@ options:
 notes:
   - O(disk) is the option of M(virtops.storage.storage_volume); without O(disk.dev) the disk keeps the target it
     has, and a new one gets the first free name of its bus in both definitions (V(vdb), V(sdc), ...).
+  - An attached disk keeps the O(disk.serial), O(disk.wwn), O(disk.boot_order) and O(disk.iotune) limits it has
+    when the task leaves them out, also when another of its options changes.
   - With O(disk_xml), O(disk) is not taken; the element says it all.
   - Detaching from a running guest needs the guest's cooperation (ACPI hotplug and a driver). The module never
     reports a detach it has not seen complete.
@@ -193,6 +195,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changed:
+  description: Whether anything was (or, in check mode, would be) changed.
+  returned: always
+  type: bool
 disk:
   description:
     - The disk as libvirt stored it (the persistent definition's, else the running guest's), with the target
@@ -265,6 +271,12 @@ actions:
   elements: str
   sample: ["attach vdb (/var/lib/libvirt/images/vm1-data.qcow2) to the running guest",
            "attach vdb (/var/lib/libvirt/images/vm1-data.qcow2) to the persistent definition"]
+diff:
+  description:
+    - The guest's C(<disk>) elements before and after the task, per definition (persistent, live), from the same
+      plan as RV(changed). It is empty exactly when nothing changes.
+  returned: when diff mode is on
+  type: dict
 """
 
 

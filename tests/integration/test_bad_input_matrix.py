@@ -7,7 +7,9 @@ numbers just out of range for every option with a range, and an unknown
 choice for every option with choices. Each case runs the installed module in
 check mode and for real: both must fail naming the option (AnsibleModule's
 own messages name the option and the options it is found in), with no
-traceback, and leave the daemon's pools, volumes and secrets as they were.
+traceback, and leave the daemon's pools, volumes and secrets, and disk_attach's guest (defined, not
+started), as they were. disk_attach's cases that no argument spec says (two sources, a disk_xml that is
+no <disk>, a bad target name, serial or WWN, ...) are listed in DISK_ATTACH_CASES.
 
 The cases come from the modules' ``ARGUMENT_SPEC``: an option added to a
 module is in the matrix without a line here (an ``int`` option must get its
@@ -24,21 +26,27 @@ import uuid
 import libvirt
 import pytest
 
+from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import IOTUNE_LIMITS
+
 from .conftest import URI, assert_refused, run_module, virsh
+from .volume_helpers import define_guest, undefine_guest
 
 MODULES = ("storage_pool", "storage_pool_info", "storage_volume", "storage_volume_info", "storage_secret",
-           "storage_secret_info", "disk_info")
+           "storage_secret_info", "disk_info", "disk_attach")
 # every object a case could make carries this in its name or usage: the strings the cases pass hold it
 PREFIX = "vt-mx%s-" % uuid.uuid4().hex[:6]
 POOL = PREFIX + "pool"
 NEVER = "/var/lib/virtops-never"
+GUEST = PREFIX + "guest"  # defined, never started: what disk_attach's cases name
 
 # the valid range of every int option (by option name), None where it is open; the cases pass one beyond
 MAX_ID = 0xFFFFFFFE  # (uid_t)-1 means "not set" to libvirt
 RANGES = {
     "port": (1, 65535), "owner": (0, MAX_ID), "group": (0, MAX_ID), "unique_id": (0, 0xFFFFFFFF),
     "domain": (0, 0xFFFFFFFF), "bus": (0, 0xFF), "slot": (0, 0x1F), "function": (0, 7), "timeout": (1, None),
+    "boot_order": (1, None), "detach_timeout": (1, None), "detach_retries": (0, None),
 }
+RANGES.update((limit, (0, None)) for limit in IOTUNE_LIMITS)  # disk.iotune: 0 is no limit
 
 # the arguments every case of a module starts from: valid, but not enough to create anything
 BASES = {
@@ -49,6 +57,7 @@ BASES = {
     "storage_secret": {"usage_type": "ceph", "usage_id": PREFIX + "matrix"},
     "storage_secret_info": {"usage_type": "ceph", "usage_id": PREFIX + "matrix"},
     "disk_info": {"domain": PREFIX + "matrix"},
+    "disk_attach": {"domain": GUEST},
 }
 # storage_pool checks ranges against the pool type: the options under these are tried in a pool that takes them
 POOL_CONTEXTS = {
@@ -128,6 +137,8 @@ def context(module, path):
         for start, extra in POOL_CONTEXTS.items():
             if path[:len(start)] == start:
                 return dict(base, **copy.deepcopy(extra))
+    if module == "disk_attach":  # a source: without one, its absence is refused first
+        return dict(base, path=NEVER)
     return base
 
 
@@ -174,7 +185,37 @@ def cases_of(module):
     return cases
 
 
-CASES = [case for module in MODULES for case in cases_of(module)]
+# disk_attach's bad input that no argument spec says: (what, args, the option named, AnsibleModule's own error)
+A_DISK = "<disk type='file' device='disk'><source file='%s'/><target dev='vdk' bus='virtio'/></disk>" % NEVER
+DISK_ATTACH_CASES = [
+    ("no-source", {}, "volume", True),
+    ("two-sources", {"volume": {"pool": POOL, "name": "a.img"}, "path": NEVER}, "volume", False),
+    ("disk-and-disk_xml", {"disk": {"serial": "x"}, "disk_xml": A_DISK}, "disk_xml", False),
+    ("format-without-path", {"volume": {"pool": POOL, "name": "a.img"}, "format": "qcow2"}, "format", True),
+    ("negative-detach_timeout", {"path": NEVER, "detach_timeout": -5}, "detach_timeout", True),
+    ("negative-detach_retries", {"path": NEVER, "detach_retries": -1}, "detach_retries", True),
+    ("dev-not-a-target", {"path": NEVER, "disk": {"dev": "eth0"}}, "disk.dev", True),
+    ("dev-a-path", {"path": NEVER, "disk": {"dev": "../../etc"}}, "disk.dev", True),
+    ("serial-with-slash", {"path": NEVER, "disk": {"serial": "a/b"}}, "disk.serial", True),
+    ("wwn-not-hex", {"path": NEVER, "disk": {"bus": "scsi", "wwn": "0x50014ee2zzzzzzzz"}}, "disk.wwn", True),
+    ("wwn-short", {"path": NEVER, "disk": {"bus": "scsi", "wwn": "0x5001"}}, "disk.wwn", True),
+    ("wwn-on-virtio", {"path": NEVER, "disk": {"wwn": "0x50014ee2b1c2d3e4"}}, "disk.wwn", True),
+    ("iotune-total-and-read", {"path": NEVER, "disk": {"iotune": {"total_bytes_sec": 10, "read_bytes_sec": 5}}},
+     "disk.iotune.total_bytes_sec", True),
+    ("disk_xml-not-a-disk", {"disk_xml": "<volume><name>x</name></volume>"}, "disk_xml", True),
+    ("disk_xml-not-xml", {"disk_xml": "<disk type='file'"}, "disk_xml", True),
+    ("disk_xml-bad-boot-order", {"disk_xml": A_DISK.replace("</disk>", "<boot order='first'/></disk>")},
+     "disk_xml", True),
+    ("disk_xml-without-bus", {"disk_xml": A_DISK.replace(" bus='virtio'", "")}, "disk_xml", True),
+    ("missing-guest", {"domain": PREFIX + "nope", "path": NEVER}, "domain", True),
+    ("live-of-a-stopped-guest", {"path": NEVER, "live": True}, "live", True),
+    ("missing-path", {"path": NEVER}, "path", True),
+    ("missing-pool", {"volume": {"pool": PREFIX + "nope", "name": "a.img"}}, "volume.pool", True),
+    ("missing-volume", {"volume": {"pool": POOL, "name": PREFIX + "nope.img"}}, "volume.name", True),
+]
+CASES = [case for module in MODULES for case in cases_of(module)] + [
+    ("disk_attach:%s" % what, dict(BASES["disk_attach"], **args), param, (), ours)
+    for what, args, param, ours in DISK_ATTACH_CASES]
 
 
 def test_the_matrix_covers_every_option():
@@ -199,9 +240,11 @@ def conn():
     folder = tempfile.mkdtemp(prefix="virtops-matrix-")
     os.chmod(folder, 0o755)
     virsh("pool-create-as", POOL, "dir", "--target", folder)
+    define_guest(GUEST, [{"file": os.path.join(folder, "root.img")}])
     try:
         yield connection
     finally:
+        undefine_guest(GUEST)
         for pool in connection.listAllStoragePools(0):
             if PREFIX in pool.name():
                 persistent = pool.isPersistent()  # a transient pool is gone once destroyed
@@ -217,13 +260,14 @@ def conn():
 
 
 def daemon_state(conn):
-    """The pools, the volumes of the matrix pool and the secrets a case could have made."""
+    """The pools, the volumes of the matrix pool and the secrets a case could have made, the guest's definition."""
     pools = sorted(p.name() for p in conn.listAllStoragePools(0) if PREFIX in p.name())
     matrix = conn.storagePoolLookupByName(POOL)
     matrix.refresh(0)
     volumes = sorted(v.name() for v in matrix.listAllVolumes(0))
     secrets = sorted((s.UUIDString(), s.usageID()) for s in conn.listAllSecrets(0) if PREFIX in (s.usageID() or ""))
-    return {"pools": pools, "volumes": volumes, "secrets": secrets}
+    guest = conn.lookupByName(GUEST).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    return {"pools": pools, "volumes": volumes, "secrets": secrets, "guest": guest}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
@@ -231,7 +275,7 @@ def test_bad_input(case, conn):
     dummy, args, param, found_in, ours = case
     module = case[0].split(":", 1)[0]
     before = daemon_state(conn)
-    assert before == {"pools": [POOL], "volumes": [], "secrets": []}
+    assert (before["pools"], before["volumes"], before["secrets"]) == ([POOL], [], [])
     for check in (True, False):
         result = run_module(module, args, check=check)
         assert_refused(result, param, ours=ours)

@@ -25,6 +25,12 @@ def assert_return_documented(module, result, key, info=False):
     return doc
 
 
+def assert_fields_documented(facts, contains):
+    """Every field of ``facts`` is documented in ``contains``, and so is every field returned on success."""
+    optional = set(key for key, field in contains.items() if field["returned"] != "success")
+    assert set(contains) - optional <= set(facts) <= set(contains), (set(facts), set(contains))
+
+
 def documented(module):
     """The RETURN block of an installed module, parsed."""
     with open(os.path.join(INSTALLED, "plugins", "modules", module + ".py")) as handle:
@@ -127,9 +133,26 @@ def test_disk_info_return_matches_docs(dir_volume, prefix):
         result = run_module("disk_info", {"domain": guest})
         doc = assert_return_documented("disk_info", result, "domains", info=True)
         (disk,) = result["domains"][0]["disks"]
-        documented_disk = doc["domains"]["contains"]["disks"]["contains"]
-        optional = set(key for key, field in documented_disk.items() if field["returned"] != "success")
-        assert set(documented_disk) - optional <= set(disk) <= set(documented_disk), (set(disk), set(documented_disk))
+        assert_fields_documented(disk, doc["domains"]["contains"]["disks"]["contains"])
         assert (disk["pool"], disk["volume"]) == (pool, "docs.qcow2")
+    finally:
+        undefine_guest(guest)
+
+
+def test_disk_attach_return_matches_docs(dir_volume, prefix):
+    """On a defined, stopped guest: the persistent attach, then the detach (disk null)."""
+    pool, dummy = dir_volume
+    guest = prefix + "docs"
+    define_guest(guest, [])
+    try:
+        args = {"domain": guest, "volume": {"pool": pool, "name": "docs.qcow2"}, "disk": {"serial": "docs"}}
+        result = run_module("disk_attach", args)
+        assert result["changed"] and not result.get("failed"), result
+        doc = documented("disk_attach")
+        assert set(k for k in result if k not in ("invocation", "_stderr")) == set(doc), (set(result), set(doc))
+        assert_fields_documented(result["disk"], doc["disk"]["contains"])
+        assert (result["disk"]["persistent"], result["disk"]["live"]) == (True, False)
+        detached = run_module("disk_attach", dict(args, state="absent"))
+        assert detached["changed"] and detached["disk"] is None and detached["disk_xml"] is None, detached
     finally:
         undefine_guest(guest)

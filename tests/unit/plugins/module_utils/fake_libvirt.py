@@ -192,12 +192,30 @@ def volume_xml(name, capacity, path=None, fmt="raw", backing=None):
 # ---------------------------------------------------------------- guests
 
 class FakeDomain(Failures):
-    """A virDomain using the files ``paths`` as its disks: persistent, running or both (``fail`` as the others)."""
+    """A virDomain: a persistent definition and a running guest (``persistent``, ``active``), each a list of
+    ``<disk>`` elements; ``paths``: files that are its virtio disks vda, vdb, ... in both, ``disks``: more
+    ``<disk>`` XML in both.
 
-    def __init__(self, name, paths, persistent=True, active=False):
+    The device calls edit the definitions their flags name (VIR_DOMAIN_AFFECT_CONFIG / _LIVE), with
+    libvirt's refusals (a transient guest's config, a stopped guest's live state, a target taken twice),
+    and are logged in the connection's log as (call, guest, scope, target dev). A running guest's disks
+    carry an alias, and a live detach fires DEVICE_REMOVED unless ``keeps_detached_disks`` (a guest that
+    ignores the request).
+    """
+
+    def __init__(self, name, paths=(), persistent=True, active=False, disks=(), libvirt_conn=None):
         super().__init__()
-        self._name, self.paths = name, list(paths)
+        self._name, self.libvirt_conn = name, libvirt_conn
         self.persistent, self.active = persistent, active
+        self.keeps_detached_disks = False
+        xmls = ["<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='%s'/>"
+                "<target dev='vd%s' bus='virtio'/></disk>" % (path, chr(ord("a") + number))
+                for number, path in enumerate(paths)] + list(disks)
+        self.disks = {"persistent": [etree.fromstring(xml) for xml in xmls], "live": []}
+        for xml in xmls:
+            self._plug("live", etree.fromstring(xml))
+        self.machine = "pc-q35-7.2"
+        self.extra_devices = ""  # more devices for the XML (controllers)
 
     def name(self):
         return self._name
@@ -213,9 +231,91 @@ class FakeDomain(Failures):
 
     def XMLDesc(self, flags):
         self._check("XMLDesc")
-        disks = "".join("<disk type='file' device='disk'><source file='%s'/><target dev='vd%s' bus='virtio'/></disk>"
-                        % (path, chr(ord("a") + number)) for number, path in enumerate(self.paths))
-        return "<domain type='kvm'><name>%s</name><devices>%s</devices></domain>" % (self._name, disks)
+        # a transient guest's "inactive" XML is its live one
+        scope = "live" if self.active and not (flags & libvirt.VIR_DOMAIN_XML_INACTIVE and self.persistent) \
+            else "persistent"
+        disks = "".join(etree.tostring(disk, encoding="unicode") for disk in self.disks[scope])
+        return ("<domain type='kvm'><name>%s</name><uuid>%s</uuid><os><type arch='x86_64' machine='%s'>hvm</type>"
+                "</os><devices><emulator>/usr/bin/qemu-system-x86_64</emulator>%s%s</devices></domain>" % (
+                    self._name, self.UUIDString(), self.machine, disks, self.extra_devices))
+
+    def targets(self, scope):
+        """The target devs of a definition, in order."""
+        return [disk.find("target").get("dev") for disk in self.disks[scope]]
+
+    def _scopes(self, call, flags):
+        scopes = [scope for scope, flag in (("persistent", libvirt.VIR_DOMAIN_AFFECT_CONFIG),
+                                            ("live", libvirt.VIR_DOMAIN_AFFECT_LIVE)) if flags & flag]
+        if "persistent" in scopes and not self.persistent:
+            raise libvirt_error(libvirt.VIR_ERR_OPERATION_INVALID, "Requested operation is not valid: cannot "
+                                "change persistent config of a transient domain", libvirt.VIR_FROM_DOMAIN)
+        if "live" in scopes and not self.active:
+            raise libvirt_error(libvirt.VIR_ERR_OPERATION_INVALID, "Requested operation is not valid: domain is "
+                                "not running", libvirt.VIR_FROM_DOMAIN)
+        self._check(call)
+        return scopes
+
+    def _index(self, scope, dev):
+        for index, disk in enumerate(self.disks[scope]):
+            if disk.find("target").get("dev") == dev:
+                return index
+        raise libvirt_error(libvirt.VIR_ERR_DEVICE_MISSING, "device not found: disk %s not found" % dev,
+                            libvirt.VIR_FROM_DOMAIN)
+
+    def _plug(self, scope, disk):
+        if scope == "live":
+            etree.SubElement(disk, "alias", name="ua-" + disk.find("target").get("dev"))
+        self.disks[scope].append(disk)
+
+    def _log(self, call, scope, dev):
+        self.libvirt_conn.log.append((call, self._name, scope, dev))
+
+    def attachDeviceFlags(self, xml, flags):
+        for scope in self._scopes("attachDeviceFlags", flags):
+            disk = etree.fromstring(xml)
+            dev = disk.find("target").get("dev")
+            self._log("attachDevice", scope, dev)
+            if dev in self.targets(scope):
+                raise libvirt_error(libvirt.VIR_ERR_OPERATION_FAILED, "operation failed: target %s already exists"
+                                    % dev, libvirt.VIR_FROM_DOMAIN)
+            self._plug(scope, disk)
+
+    def detachDeviceFlags(self, xml, flags):
+        for scope in self._scopes("detachDeviceFlags", flags):
+            dev = etree.fromstring(xml).find("target").get("dev")
+            self._log("detachDevice", scope, dev)
+            index = self._index(scope, dev)
+            if scope == "live" and self.keeps_detached_disks:
+                continue
+            disk = self.disks[scope].pop(index)
+            if scope == "live":
+                self.libvirt_conn.domain_event(self, libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+                                               disk.find("alias").get("name"))
+
+    def updateDeviceFlags(self, xml, flags):
+        for scope in self._scopes("updateDeviceFlags", flags):
+            disk = etree.fromstring(xml)
+            dev = disk.find("target").get("dev")
+            self._log("updateDevice", scope, dev)
+            index = self._index(scope, dev)
+            if scope == "live":
+                disk.append(self.disks[scope][index].find("alias"))
+            self.disks[scope][index] = disk
+
+    def setBlockIoTune(self, dev, params, flags):
+        for kind in ("bytes", "iops"):  # qemuDomainSetBlockIoTune's check
+            if params.get("total_%s_sec" % kind) and (params.get("read_%s_sec" % kind) or
+                                                      params.get("write_%s_sec" % kind)):
+                raise libvirt_error(libvirt.VIR_ERR_INVALID_ARG, "invalid argument: total and read/write of %s_sec "
+                                    "cannot be set at the same time" % kind, libvirt.VIR_FROM_QEMU)
+        for scope in self._scopes("setBlockIoTune", flags):
+            self._log("setBlockIoTune", scope, dev)
+            disk = self.disks[scope][self._index(scope, dev)]
+            for old in disk.findall("iotune"):
+                disk.remove(old)
+            iotune = etree.SubElement(disk, "iotune")
+            for key, value in sorted(params.items()):
+                etree.SubElement(iotune, key).text = str(value)
 
 
 # ---------------------------------------------------------------- pools
@@ -369,13 +469,16 @@ class FakePool(Failures):
 # ---------------------------------------------------------------- the connection
 
 class FakeLibvirt(Failures):
-    """virConnect: secrets with libvirt's define rules (virSecretObjListAdd), pools, pool capabilities."""
+    """virConnect: secrets with libvirt's define rules (virSecretObjListAdd), pools, pool capabilities, guests, their
+    domain capabilities (``disk_buses``) and events (delivered at once to the registered callbacks)."""
 
     def __init__(self):
         super().__init__()
         self.secrets = {}
         self.pools = {}
         self.domains = []
+        self.callbacks = []  # domainEventRegisterAny's (domain, event, callback, opaque); None when deregistered
+        self.disk_buses = ("sata", "scsi", "virtio", "usb")  # q35: no ide
         self.log = []
         self.fail_set_value = False
         self.supported = SUPPORTED_POOL_TYPES
@@ -457,14 +560,35 @@ class FakeLibvirt(Failures):
         return "<storagepoolCapabilities>%s</storagepoolCapabilities>" % "".join(
             "<pool type='%s' supported='yes'/>" % name for name in self.supported)
 
-    def add_domain(self, name, paths, **state):
-        """Add a guest whose disks are the files ``paths`` (``persistent``, ``active``)."""
-        domain = FakeDomain(name, paths, **state)
+    # -- guests
+    def add_domain(self, name, paths=(), **state):
+        """Add a guest whose disks are the files ``paths`` (``persistent``, ``active``, ``disks``)."""
+        domain = FakeDomain(name, paths, libvirt_conn=self, **state)
         self.domains.append(domain)
         return domain
 
     def listAllDomains(self, flags):
-        return list(self.domains)
+        active_only = flags & libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE
+        return [domain for domain in self.domains if domain.active or not active_only]
+
+    def getDomainCapabilities(self, emulator, arch, machine, virttype, flags):
+        """The disk buses of a q35 machine (``disk_buses``, as virsh domcapabilities lists them)."""
+        self.log.append(("getDomainCapabilities", machine))
+        return "<domainCapabilities><devices><disk supported='yes'><enum name='bus'>%s</enum></disk></devices>" \
+               "</domainCapabilities>" % "".join("<value>%s</value>" % bus for bus in self.disk_buses)
+
+    def domainEventRegisterAny(self, domain, event, callback, opaque):
+        self.callbacks.append((domain, event, callback, opaque))
+        return len(self.callbacks) - 1
+
+    def domainEventDeregisterAny(self, callback_id):
+        self.callbacks[callback_id] = None
+
+    def domain_event(self, domain, event, *details):
+        """Deliver an event of ``domain`` to the callbacks registered for it (as libvirt's event loop does)."""
+        for registered in list(self.callbacks):
+            if registered and registered[0] is domain and registered[1] == event:
+                registered[2](self, domain, *details, registered[3])
 
     def lookupByName(self, name):
         return self._domain("name", name)

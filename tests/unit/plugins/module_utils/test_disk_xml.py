@@ -843,3 +843,140 @@ def test_target_name_is_the_inverse_of_target_index(index):
 ])
 def test_next_target(bus, taken, expected):
     assert disk_xml.next_target(bus, taken) == expected
+
+
+# ---------------------------------------------------------------- wwn, boot order and I/O limits (disk_attach)
+
+@pytest.mark.parametrize("options", [
+    {"bus": "scsi", "wwn": "0x50014ee2b1c2d3e4"},
+    {"bus": "sata", "wwn": "50014EE2B1C2D3E4", "boot_order": 2},
+    {"boot_order": 1},
+    {"iotune": {"total_bytes_sec": 10485760, "read_iops_sec": 400, "write_iops_sec": 200}},
+    {"iotune": {"read_bytes_sec": 1, "write_bytes_sec": 2, "read_iops_sec": 3, "write_iops_sec": 4}},
+], ids=["wwn-scsi", "wwn-sata-boot", "boot", "iotune", "iotune-read-write"])
+def test_wwn_boot_order_and_iotune_round_trip(options, disk_schema):
+    disk = guest_disk(*case("dir"), options=options)
+    for key in ("wwn", "boot_order", "iotune"):
+        assert disk.get(key) == options.get(key)
+    element = valid(disk_schema, disk)  # libvirt's schema takes it, and it parses back to the same dict
+    if "boot_order" in options:
+        assert element.find("boot").get("order") == str(options["boot_order"])
+
+
+def test_an_iotune_limit_of_0_is_no_limit():
+    """0 is written (the user said it) but reads back as no limit, as libvirt reports an unlimited disk."""
+    disk = guest_disk(*case("dir"), options={"iotune": {"total_bytes_sec": 0, "read_iops_sec": 5}})
+    assert disk["iotune"] == {"total_bytes_sec": 0, "read_iops_sec": 5}
+    element = build_disk_element(disk)
+    assert element.findtext("iotune/total_bytes_sec") == "0"
+    assert parse_disk_element(element)["iotune"] == {"read_iops_sec": 5}
+    only_zeros = build_disk_element(guest_disk(*case("dir"), options={"iotune": {"total_bytes_sec": 0}}))
+    assert "iotune" not in parse_disk_element(only_zeros)
+
+
+@pytest.mark.parametrize("xml, field", [
+    ("<disk type='file'><source file='/a.img'/><target dev='vdb' bus='virtio'/><boot order='first'/></disk>",
+     "boot/@order"),
+    ("<disk type='file'><source file='/a.img'/><target dev='vdb' bus='virtio'/><iotune>"
+     "<read_iops_sec>many</read_iops_sec></iotune></disk>", "iotune/read_iops_sec"),
+])
+def test_a_number_that_is_none_is_refused_naming_the_field(xml, field):
+    with pytest.raises(ValueError) as caught:
+        parse_disk_element(etree.fromstring(xml))
+    assert field in str(caught.value)
+
+
+# ---------------------------------------------------------------- disk_references: what a guest disk names
+
+@pytest.mark.parametrize("xml, paths, volume, network, hosts", [
+    ("<disk type='file'><source file='/a.img'/></disk>", {"/a.img"}, (None, None), set(), []),
+    ("<disk type='block'><source dev='/dev/sdb'/></disk>", {"/dev/sdb"}, (None, None), set(), []),
+    ("<disk type='volume'><source pool='images' volume='a.img'/></disk>", set(), ("images", "a.img"), set(), []),
+    ("<disk type='network'><source protocol='rbd' name='/rbdpool/img'><host name='mon1' port='6789'/></source>"
+     "</disk>", set(), (None, None), {("rbd", "rbdpool/img")}, [{"name": "mon1", "port": 6789}]),
+    ("<disk type='file' device='cdrom'><target dev='sdc' bus='sata'/></disk>", set(), (None, None), set(), []),
+], ids=["file", "block", "volume", "network", "empty-cdrom"])
+def test_disk_references(xml, paths, volume, network, hosts):
+    references = disk_xml.disk_references(parse_disk_element(etree.fromstring(xml)))
+    assert references == {"paths": paths, "volume": volume, "network": network, "hosts": hosts}
+
+
+@pytest.mark.parametrize("xml", [
+    "<disk type='file'><source file='/a.img'/></disk>",
+    "<disk type='volume'><source pool='images' volume='a.img'/></disk>",
+    "<disk type='network'><source protocol='iscsi' name='%s/1'><host name='san1' port='3260'/></source></disk>" % IQN1,
+])
+def test_a_disk_uses_what_it_references(xml):
+    disk = parse_disk_element(etree.fromstring(xml))
+    assert disk_uses(disk, disk_xml.disk_references(disk))
+
+
+def test_an_iscsi_disk_on_another_portal_is_another_disk():
+    """Targets on two servers may share an IQN: the portal tells them apart."""
+    source = "<disk type='network'><source protocol='iscsi' name='%s/1'><host name='%s'/></source></disk>"
+    mine = parse_disk_element(etree.fromstring(source % (IQN1, "san1")))
+    other = parse_disk_element(etree.fromstring(source % (IQN1, "san2")))
+    assert not disk_uses(other, disk_xml.disk_references(mine))
+
+
+def test_an_empty_drive_references_nothing():
+    empty = parse_disk_element(etree.fromstring("<disk type='file' device='cdrom'><target dev='sdc'/></disk>"))
+    assert not disk_uses(empty, disk_xml.disk_references(empty))
+
+
+# ---------------------------------------------------------------- check_common_options
+
+@pytest.mark.parametrize("options, param, words", [
+    ({"dev": "eth0"}, "disk.dev", "target device name"),
+    ({"serial": "a/b"}, "disk.serial", "serial"),
+    ({"bus": "scsi", "wwn": "0x5001"}, "disk.wwn", "16 hexadecimal digits"),
+    ({"bus": "scsi", "wwn": "0x50014ee2b1c2d3eg"}, "disk.wwn", "16 hexadecimal digits"),
+    ({"bus": "scsi", "wwn": "0x50014ee2b1c2d3e4\n"}, "disk.wwn", "16 hexadecimal digits"),
+    ({"wwn": "0x50014ee2b1c2d3e4"}, "disk.wwn", "not to bus virtio"),
+    ({"bus": "usb", "wwn": "0x50014ee2b1c2d3e4"}, "disk.wwn", "not to bus usb"),
+    ({"boot_order": 0}, "disk.boot_order", "1 or more"),
+    ({"boot_order": -3}, "disk.boot_order", "1 or more"),
+    ({"iotune": {"read_iops_sec": 10, "write_bytes_sec": -1}}, "disk.iotune.write_bytes_sec", "0 (no limit) or more"),
+    ({"iotune": {"total_bytes_sec": 10, "read_bytes_sec": 5}}, "disk.iotune.total_bytes_sec", "read_bytes_sec"),
+    ({"iotune": {"total_iops_sec": 10, "write_iops_sec": 5}}, "disk.iotune.total_iops_sec", "write_iops_sec"),
+])
+def test_check_common_options_names_the_option(options, param, words):
+    with pytest.raises(ParameterError) as caught:
+        disk_xml.check_common_options(disk_xml.default_options(options))
+    assert caught.value.param == param and words in caught.value.msg
+
+
+@pytest.mark.parametrize("options", [
+    {"bus": "ide", "wwn": "50014ee2b1c2d3e4"}, {"bus": "sata", "wwn": "0x50014EE2B1C2D3E4"}, {"boot_order": 1},
+    {"iotune": {"total_bytes_sec": 0, "read_iops_sec": None}}, {"serial": "WD 1234_a.b+c-d"},
+    {"iotune": {"total_bytes_sec": 10, "read_bytes_sec": 0, "read_iops_sec": 5}},  # 0 is no limit: no conflict
+])
+def test_check_common_options_takes_what_libvirt_takes(options):
+    disk_xml.check_common_options(disk_xml.default_options(options))
+
+
+WWNS = ["0x50014ee2b1c2d3e4", "50014EE2B1C2D3E4", "0X50014ee2b1c2d3e4", "0x5001", "0x50014ee2b1c2d3e4f",
+        "0x50014ee2b1c2d3eg", "wwn", " 50014ee2b1c2d3e4"]
+
+
+@pytest.mark.parametrize("wwn", WWNS)
+def test_wwn_checked_as_the_schema_does(wwn, disk_schema):
+    options = {"bus": "scsi", "wwn": wwn}
+    try:
+        disk_xml.check_common_options(disk_xml.default_options(options))
+        accepted = True
+    except ParameterError as exc:
+        assert exc.param == "disk.wwn"
+        accepted = False
+    assert accepted == _schema_accepts(disk_schema, options), wwn
+
+
+@pytest.mark.parametrize("family", ["bytes", "iops"])
+@pytest.mark.parametrize("other", ["read", "write"])
+def test_a_total_limit_with_a_read_or_write_limit_is_refused_as_the_schema_does(family, other, disk_schema):
+    """libvirt refuses a total limit beside a read or write one of the same kind (schema and define alike)."""
+    iotune = {"total_%s_sec" % family: 10, "%s_%s_sec" % (other, family): 5}
+    assert not _schema_accepts(disk_schema, {"iotune": iotune})
+    with pytest.raises(ParameterError) as caught:
+        disk_xml.check_common_options(disk_xml.default_options({"iotune": iotune}))
+    assert caught.value.param == "disk.iotune.total_%s_sec" % family
