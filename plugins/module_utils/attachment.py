@@ -300,6 +300,10 @@ class AttachmentConverger(Converger):
             raise ParameterError("disk.source" if options.get("source") == "volume" else "disk.mode",
                                  "applies to a volume source only, not to a path")
         fmt = self.params.get("format") or self._attached_format(path) or self.probe.image_format(path) or "raw"
+        if fmt == "luks":
+            # QEMU opens it only with its passphrase secret, which a path does not name
+            raise ParameterError("path", "%s is a LUKS-encrypted image: attach it as a volume of a pool (whose "
+                                 "volume names its secret) or as a disk_xml with an <encryption> element" % path)
         disk = disk_from_source(disk_type, source, fmt, self._options(), host_block=disk_type == "block")
         return disk, {"paths": {os.path.realpath(path)}, "volume": (None, None), "network": set(), "hosts": []}
 

@@ -8,7 +8,7 @@ declared total limit replaces the read and write limits of its kind (libvirt nev
 
 import os
 
-from .attach_helpers import disks
+from .attach_helpers import disks, luks_image
 from .conftest import assert_refused, run_module, run_ok, workdir  # noqa: F401  pylint: disable=unused-import
 from .guest import running_guest  # noqa: F401  pylint: disable=unused-import
 from .volume_helpers import define_guest, make_dir_pool, undefine_guest
@@ -93,3 +93,17 @@ def test_an_update_keeps_the_serial_and_wwn_left_out(workdir, prefix, pools):  #
         assert (result["disk"]["serial"], result["disk"]["wwn"]) == ("s1", "0x50014ee2b1c2d3e4")
     finally:
         undefine_guest(guest)
+
+
+def test_a_luks_image_given_as_path_is_refused_naming_path(workdir, prefix):  # noqa: F811  pylint: disable=redefined-outer-name
+    """A LUKS image probed at ``path`` names no passphrase secret: refused up front, the guest unchanged."""
+    image = luks_image(os.path.join(workdir, "secret.luks"), "a-passphrase", b"plain")
+    domain = prefix + "luks"
+    define_guest(domain, [])
+    try:
+        for check in (True, False):
+            result = run_module("disk_attach", dict(domain=domain, path=image), check=check)
+            assert_refused(result, "path", "LUKS-encrypted")
+            assert disks(domain, "persistent") == []
+    finally:
+        undefine_guest(domain)
