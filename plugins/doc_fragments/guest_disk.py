@@ -72,7 +72,7 @@ options:
         type: str
         choices: ['off', 'on', unmap]
       readonly:
-        description: Read-only disk.
+        description: Read-only disk. A cdrom is always read-only (libvirt stores it so).
         type: bool
         default: false
       shareable:

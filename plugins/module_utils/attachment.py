@@ -36,6 +36,7 @@ from ansible_collections.virtops.storage.plugins.module_utils.volume import (
     with_real_paths)
 
 PERSISTENT, LIVE = "persistent", "live"
+# libvirt's flag of each scope, by name: libvirt may be missing when this is imported (run_module says so)
 SCOPE_FLAGS = {PERSISTENT: "VIR_DOMAIN_AFFECT_CONFIG", LIVE: "VIR_DOMAIN_AFFECT_LIVE"}
 SCOPE_NAMES = {PERSISTENT: "the persistent definition", LIVE: "the running guest"}
 # devices whose media change in place (QEMU's change-media): their drive is found by its target
@@ -48,6 +49,8 @@ KEPT_WHEN_LEFT_OUT = ("serial", "wwn", "boot_order")
 # the disk dict fields set by a disk option of another name (disk.cache sets driver.cache)
 FIELD_OPTIONS = dict([("driver." + option, "disk." + option) for option in DRIVER_OPTIONS] +
                      [("target.dev", "disk.dev"), ("target.bus", "disk.bus")])
+# changes that make a disk reach other data, or share it differently: checked against other guests as an attach is
+SHARING_FIELDS = ("type", "source", "readonly", "shareable")
 
 
 class Definition:
@@ -138,8 +141,11 @@ class AttachmentConverger(Converger):
         self.name = None
         self.definitions = {}  # scope -> Definition, for the scopes this task acts on
         self.all_targets = []  # the target devs of every definition the guest has (auto-picked names avoid them)
+        self.source_kind = None  # volume, path, disk_xml, or None (a drive without media, a disk named by target)
+        self.declared_dev = None  # the target declared (disk.dev, or a disk_xml's own)
         self._disk_xml_root = None  # a disk_xml source: attached as written
         self.references = None  # what identifies the disk's source
+        self.changes = {}  # scope -> the fields the matched disk differs in from the declared one
         self.desired_disk = None  # the disk dict to attach (present)
         self.matched = {}  # scope -> index of the disk this task is about in that definition
         self._after = {}  # scope -> the disk dicts the plan leaves in that definition
@@ -157,6 +163,9 @@ class AttachmentConverger(Converger):
         if not sources and params["state"] == "present" and not removable:
             raise ParameterError("volume", "one of volume, path or disk_xml is required to attach a disk (only a "
                                  "cdrom drive may be empty)")
+        if removable and not disk.get("dev"):
+            raise ParameterError("disk.dev", "required with device: %s: a drive is found by its target, since its "
+                                 "media change" % disk.get("device"))
         if params.get("format") and not params.get("path"):
             raise ParameterError("format", "applies to path only (a volume's format is known; a disk_xml has its "
                                  "driver type)")
@@ -168,7 +177,9 @@ class AttachmentConverger(Converger):
             raise ParameterError("detach_timeout", "must be more than 0 seconds")
         if (params.get("detach_retries") or 0) < 0:
             raise ParameterError("detach_retries", "must be 0 or more")
-        return {"state": params["state"], "source": sources[0] if sources else None}
+        self.source_kind = sources[0] if sources else None
+        self.declared_dev = disk.get("dev")
+        return {"state": params["state"], "source": self.source_kind}
 
     def lock_names(self, desired):
         """The guest (tasks on its disks take turns) and a volume source (no storage_volume task deletes or
@@ -205,9 +216,11 @@ class AttachmentConverger(Converger):
                     self.definitions[scope] = definition
         self.desired_disk, self.references = self._resolve_source()
         for scope, definition in self.definitions.items():
-            index = self._find(definition)
+            index = self._index_in(definition.disks)
             if index is not None:
+                self._check_same_device(scope, definition.disks[index])
                 self.matched[scope] = index
+        # for the record: plan works on the definitions and the matches
         return dict((scope, definition.disks[self.matched[scope]] if scope in self.matched else None)
                     for scope, definition in self.definitions.items())
 
@@ -238,13 +251,11 @@ class AttachmentConverger(Converger):
     # -- the source
     def _resolve_source(self):
         """Return (the disk dict to attach or None, the references identifying its source or None)."""
-        source = self.params.get("volume") and "volume" or self.params.get("path") and "path" or \
-            self.params.get("disk_xml") and "disk_xml"
-        if source == "volume":
+        if self.source_kind == "volume":
             return self._volume_disk()
-        if source == "path":
+        if self.source_kind == "path":
             return self._path_disk()
-        if source == "disk_xml":
+        if self.source_kind == "disk_xml":
             return self._xml_disk()
         # no source: an empty cdrom drive, or a disk to detach by its target
         disk = None
@@ -268,7 +279,9 @@ class AttachmentConverger(Converger):
             refresh_pool(handle)  # libvirt knows only what its last refresh saw
             found = lookup_volume(handle, volume["name"])
         if found is None:
-            raise ParameterError("volume.name", "storage pool %s has no volume %s" % (handle.name, volume["name"]))
+            raise ParameterError("volume.name", "storage pool %s has no volume %s%s" % (
+                handle.name, volume["name"], " (to detach a disk whose volume is gone, name it by path or by "
+                "disk.dev)" if self.params["state"] == "absent" else ""))
         spec = read_volume(handle, found)[0]
         opts = self._options()
         check_disk_options(handle.row, dict(opts, dev=opts["dev"] or "vda"))
@@ -285,9 +298,12 @@ class AttachmentConverger(Converger):
         if not self.connection.is_local():
             raise ParameterError("path", "needs the libvirt daemon on this host (uri %s is remote): the module "
                                  "checks the file or device; attach a volume or a disk_xml instead" % self.connection.uri)
+        references = {"paths": {os.path.realpath(path)}, "volume": (None, None), "network": set(), "hosts": []}
         try:
             mode = os.stat(path).st_mode
         except OSError as exc:
+            if self.params["state"] == "absent":
+                return None, references  # a disk whose file is gone is detached by its path all the same
             raise ParameterError("path", "%s: %s" % (path, exc.strerror))
         if stat.S_ISBLK(mode):
             disk_type, source = "block", {"dev": path}
@@ -299,21 +315,22 @@ class AttachmentConverger(Converger):
         if options.get("source") == "volume" or options.get("mode"):
             raise ParameterError("disk.source" if options.get("source") == "volume" else "disk.mode",
                                  "applies to a volume source only, not to a path")
-        fmt = self.params.get("format") or self._attached_format(path) or self.probe.image_format(path) or "raw"
+        fmt = self.params.get("format") or self._attached_format(path, list(source)[0]) or \
+            self.probe.image_format(path) or "raw"
         if fmt == "luks":
             # QEMU opens it only with its passphrase secret, which a path does not name
             raise ParameterError("path", "%s is a LUKS-encrypted image: attach it as a volume of a pool (whose "
                                  "volume names its secret) or as a disk_xml with an <encryption> element" % path)
         disk = disk_from_source(disk_type, source, fmt, self._options(), host_block=disk_type == "block")
-        return disk, {"paths": {os.path.realpath(path)}, "volume": (None, None), "network": set(), "hosts": []}
+        return disk, references
 
-    def _attached_format(self, path):
+    def _attached_format(self, path, key):
         """The driver type of a disk already attached from ``path``: an image is probed once, when first attached,
         never again (a guest can write any header into a raw image)."""
         real = os.path.realpath(path)
         for definition in self.definitions.values():
             for disk in definition.disks:
-                if (with_real_paths(disk).get("source") or {}).get("file" if os.path.isfile(path) else "dev") == real:
+                if (with_real_paths(disk).get("source") or {}).get(key) == real:
                     return (disk.get("driver") or {}).get("type")
         return None
 
@@ -327,43 +344,55 @@ class AttachmentConverger(Converger):
             raise ParameterError("disk_xml", str(exc))
         if not (disk.get("target") or {}).get("bus"):
             raise ParameterError("disk_xml", "needs <target dev=... bus=...>")
-        self.params["disk"] = dict(bus=disk["target"]["bus"], dev=disk["target"].get("dev"))
-        references = disk_references(disk)
+        disk.setdefault("source", {})
+        source = disk["source"]
+        if disk["device"] in REMOVABLE and not disk["target"].get("dev"):
+            raise ParameterError("disk_xml", "a %s drive needs its <target dev=...>: it is found by its target, "
+                                 "since its media change" % disk["device"])
+        if not source and disk["device"] not in REMOVABLE:
+            raise ParameterError("disk_xml", "has no <source> (only a cdrom drive may be empty)")
+        if disk["type"] == "volume" and not (source.get("pool") and source.get("volume")):
+            raise ParameterError("disk_xml", "a type='volume' disk needs <source pool=... volume=...>")
+        self.declared_dev = disk["target"].get("dev")
+        references = disk_references(disk) if source else None
         if disk["type"] == "volume":
-            source = disk["source"]
             handle = lookup_active_pool(self.connection, source["pool"], param="disk_xml")
             found = lookup_volume(handle, source["volume"])
             if found is None:
                 raise ParameterError("disk_xml", "storage pool %s has no volume %s" % (handle.name, source["volume"]))
             references = volume_references(handle.row, handle.spec, read_volume(handle, found)[0])
-        if self.connection.is_local():
+        if references is not None and self.connection.is_local():
             references = references_on_host(references)
         self._disk_xml_root = root  # attached as written
         return disk, references
 
-    def _find(self, definition):
-        """The index of the disk this task is about in ``definition``, or None.
+    def _index_in(self, disks):
+        """The index in ``disks`` (disk dicts of one definition) of the disk this task is about, or None.
 
-        By source; a cdrom drive (whose media change) or a disk without a declared source by its target.
+        By source; a drive whose media change (cdrom), or a disk named only by its target, by the target.
         """
-        dev = (self.params.get("disk") or {}).get("dev")
         device = (self.desired_disk or {}).get("device") or (self.params.get("disk") or {}).get("device")
-        by_target = dev is not None and (self.references is None or device in REMOVABLE)
-        local = self.connection.is_local()
-        candidates = []
-        for index, disk in enumerate(definition.disks):
-            if by_target:
-                if (disk.get("target") or {}).get("dev") == dev:
-                    return index
-            elif self.references is not None and disk_uses(with_real_paths(disk) if local else disk, self.references):
-                candidates.append(index)
-        if not candidates:
+        if self.declared_dev and (self.references is None or device in REMOVABLE):
+            found = [i for i, disk in enumerate(disks) if (disk.get("target") or {}).get("dev") == self.declared_dev]
+            return found[0] if found else None
+        if self.references is None:
             return None
+        local = self.connection.is_local()
+        found = [i for i, disk in enumerate(disks) if disk_uses(with_real_paths(disk) if local else disk,
+                                                                self.references)]
         # a source attached twice: the one at the declared target, else the first
-        for index in candidates:
-            if (definition.disks[index].get("target") or {}).get("dev") == dev:
-                return index
-        return candidates[0]
+        declared = [i for i in found if (disks[i].get("target") or {}).get("dev") == self.declared_dev]
+        return (declared or found or [None])[0]
+
+    def _check_same_device(self, scope, have):
+        """A drive found by its target must be a drive of that kind: new media never replace a data disk."""
+        device = (self.desired_disk or {}).get("device")
+        if device in REMOVABLE and have.get("device") != device:
+            raise ParameterError(self._target_param(), "target %s of guest %s holds a %s in %s, not a %s drive: %s" % (
+                self.declared_dev, self.name, have.get("device"), SCOPE_NAMES[scope], device, describe(have)))
+
+    def _target_param(self):
+        return "disk_xml" if self.source_kind == "disk_xml" else "disk.dev"
 
     # -- plan
     def plan(self, current, desired):
@@ -372,11 +401,18 @@ class AttachmentConverger(Converger):
         if desired["state"] == "absent":
             return self._plan_detach()
         self._choose_target()
-        actions = []
+        local = self.connection.is_local()
+        for scope, index in self.matched.items():
+            have = self.definitions[scope].disks[index]
+            self.changes[scope] = self._changed_fields(comparable(have, local), self._declared(comparable(
+                self.desired_disk, local)))
         attaching = [scope for scope in self.definitions if scope not in self.matched]
-        if attaching:
+        changed = [field for fields in self.changes.values() for field in fields]
+        if attaching or "target.bus" in changed:
             self._check_bus()
+        if attaching or any(field.split(".")[0] in SHARING_FIELDS for field in changed):
             self._check_not_in_use_elsewhere()
+        actions = []
         # live first: a running guest is where an attach fails (no free slot, a refused bus), and then
         # nothing has changed
         for scope in (LIVE, PERSISTENT):
@@ -387,19 +423,24 @@ class AttachmentConverger(Converger):
     def _choose_target(self):
         """The target dev: declared, else the one the disk already has, else the next free one of its bus."""
         disk = self.desired_disk
+        bus = disk["target"]["bus"]
         dev = disk["target"].get("dev")
+        kept = None
         if not dev:
             for scope in (PERSISTENT, LIVE):
                 if scope in self.matched:
-                    dev = (self.definitions[scope].disks[self.matched[scope]].get("target") or {}).get("dev")
+                    kept = self.definitions[scope].disks[self.matched[scope]].get("target") or {}
                     break
+            # a disk moved to another bus gets a name of that bus (vdb on scsi would be sdX to the guest anyway)
+            dev = kept["dev"] if kept and kept.get("bus") == bus else None
         if not dev:
-            dev = next_target(disk["target"]["bus"], self.all_targets)
+            taken = [t for t in self.all_targets if not kept or t != kept.get("dev")]
+            dev = next_target(bus, taken)
         disk["target"]["dev"] = dev
         for scope, definition in self.definitions.items():
             for index, other in enumerate(definition.disks):
                 if index != self.matched.get(scope) and (other.get("target") or {}).get("dev") == dev:
-                    raise ParameterError("disk.dev", "target %s is held by another disk of guest %s in %s: %s" % (
+                    raise ParameterError(self._target_param(), "target %s is held by another disk of guest %s in %s: %s" % (
                         dev, self.name, SCOPE_NAMES[scope], describe(other)))
 
     def _check_bus(self):
@@ -438,37 +479,44 @@ class AttachmentConverger(Converger):
                 if (disk.get("readonly") and mine.get("readonly")) or (disk.get("shareable") and mine.get("shareable")):
                     continue
                 raise UnsafeActionError(
-                    "running guest %s uses %s read-write as its disk %s: two guests writing one disk corrupt it. "
-                    "Detach it there first, or attach it to both with disk.shareable: true (a cluster filesystem "
-                    "must coordinate the writes), or read-only to both" % (
-                        domain.name(), source_text(disk), disk["target"].get("dev")),
+                    "running guest %s uses %s as its disk %s (%s): a disk one guest writes while another uses it "
+                    "is corrupted, or read corrupt. Detach it there first, or attach it to both with "
+                    "disk.shareable: true (a cluster filesystem must coordinate the writes), or read-only to both" % (
+                        domain.name(), source_text(disk), disk["target"].get("dev"),
+                        "read-only" if disk.get("readonly") else "read-write"),
                     param="disk.shareable")
 
     def _plan_scope(self, scope):
-        disk = self.desired_disk
-        where = SCOPE_NAMES[scope]
         if scope not in self.matched:
-            if scope == LIVE and not disk.get("source"):
-                # libvirt 9.0 hands QEMU a null filename for it (blockdev-add fails): say so before anything changes
-                raise ParameterError("live", "libvirt cannot hot-plug an empty %s drive into running guest %s: give "
-                                     "it media (path or volume) to attach it live, or set live: false to add the "
-                                     "empty drive to the persistent definition (the guest has it at its next "
-                                     "start)" % (disk.get("device"), self.name))
-            self._after[scope] = self._after[scope] + [disk]
-            return [Action("attach %s to %s" % (describe(disk), where), lambda: self._attach(scope, disk))]
-        index = self.matched[scope]
-        have = self.definitions[scope].disks[index]
-        local = self.connection.is_local()
-        changed = self._changed_fields(comparable(have, local), comparable(disk, local))
+            return self._plan_attach(scope)
+        changed = self.changes[scope]
         if not changed:
             return []
-        disk = kept_over(disk, have)  # what is written: what the task leaves out stays
+        index = self.matched[scope]
+        have = self.definitions[scope].disks[index]
+        # what is written: a disk_xml as written; otherwise what the task leaves out stays
+        disk = self.desired_disk if self.source_kind == "disk_xml" else kept_over(self.desired_disk, have)
         self._after[scope] = self._after[scope][:index] + [disk] + self._after[scope][index + 1:]
-        label = "%s in %s (%s)" % (describe(have), where, ", ".join(changed))
+        label = "%s in %s (%s)" % (describe(have), SCOPE_NAMES[scope], ", ".join(changed))
         if scope == PERSISTENT:
             if "target.dev" in changed or "target.bus" in changed:
-                return [Action("re-attach " + label, lambda: self._reattach_persistent(have, disk))]
+                return [Action("re-attach " + label, lambda: self._reattach(PERSISTENT, have, index, disk))]
             return [Action("update " + label, lambda: self._update(scope, disk))]
+        return self._plan_live_change(have, index, disk, changed, label)
+
+    def _plan_attach(self, scope):
+        disk = self.desired_disk
+        if scope == LIVE and not disk.get("source"):
+            # libvirt 9.0 hands QEMU a null filename for it (blockdev-add fails): say so before anything changes
+            raise ParameterError("live", "libvirt cannot hot-plug an empty %s drive into running guest %s: give "
+                                 "it media (path or volume) to attach it live, or set live: false to add the "
+                                 "empty drive to the persistent definition (the guest has it at its next "
+                                 "start)" % (disk.get("device"), self.name))
+        self._after[scope] = self._after[scope] + [disk]
+        return [Action("attach %s to %s" % (describe(disk), SCOPE_NAMES[scope]), lambda: self._attach(scope, disk))]
+
+    def _plan_live_change(self, have, index, disk, changed, label):
+        """In place what a running guest can change (media, I/O limits); the rest by a re-attach, if allowed."""
         removable = disk.get("device") in REMOVABLE and have.get("device") == disk.get("device")
         in_place = LIVE_CHANGEABLE_REMOVABLE if removable else LIVE_CHANGEABLE
         fixed = [field for field in changed if field.split(".")[0] not in in_place and field not in in_place]
@@ -479,14 +527,24 @@ class AttachmentConverger(Converger):
                     "allow_reattach: true to detach and re-attach it (the guest loses the disk meanwhile), or "
                     "live: false to change the persistent definition only (the guest gets it at its next start)" % (
                         self.name, ", ".join(option_of(field) for field in fixed), describe(have)))
-            return [Action("detach and re-attach " + label, lambda: self._reattach_live(have, index, disk))]
+            return [Action("detach and re-attach " + label, lambda: self._reattach(LIVE, have, index, disk))]
         actions = []
         if any(not field.startswith("iotune") for field in changed):
             verb = "eject the media of" if not disk.get("source") else "change the media of"
-            actions.append(Action("%s %s" % (verb, label), lambda: self._update(scope, disk)))
+            actions.append(Action("%s %s" % (verb, label), lambda: self._update(LIVE, disk)))
         if any(field.startswith("iotune") for field in changed):
             actions.append(Action("set the I/O limits of " + label, lambda: self._set_iotune(have, disk)))
         return actions
+
+    def _declared(self, want):
+        """``want`` without the driver settings the task did not declare: a block disk's cache none and io native
+        are what a new disk gets, not a reason to change a disk attached otherwise."""
+        if self.source_kind == "disk_xml":
+            return want  # the element says it all
+        declared = self.params.get("disk") or {}
+        driver = dict((key, value) for key, value in (want.get("driver") or {}).items()
+                      if key not in DRIVER_OPTIONS or declared.get(key) is not None)
+        return dict(want, driver=driver)
 
     @staticmethod
     def _changed_fields(have, want):
@@ -541,14 +599,24 @@ class AttachmentConverger(Converger):
         call("setting the I/O limits of disk %s of guest %s" % (have["target"]["dev"], self.name),
              self.domain.setBlockIoTune, have["target"]["dev"], limits, libvirt.VIR_DOMAIN_AFFECT_LIVE)
 
-    def _reattach_persistent(self, have, disk):
-        element = self.definitions[PERSISTENT].elements[self.matched[PERSISTENT]]
-        self._detach_persistent(have, element)
-        self._attach(PERSISTENT, disk)
-
-    def _reattach_live(self, have, index, disk):
-        self._detach_live(have, self.definitions[LIVE].elements[index])
-        self._attach(LIVE, disk)
+    def _reattach(self, scope, have, index, disk):
+        """Detach the disk from ``scope`` and attach it as declared; if that attach fails, the old disk goes back."""
+        element = self.definitions[scope].elements[index]
+        if scope == PERSISTENT:
+            self._detach_persistent(have, element)
+        else:
+            self._detach_live(have, element)
+        try:
+            self._attach(scope, disk)
+        except VirtopsError as exc:
+            try:
+                call("attaching disk %s back" % describe(have), self.domain.attachDeviceFlags, device_xml(element),
+                     self._flags(scope))
+                exc.msg += "; the disk was attached back as it was"
+            except VirtopsError as again:
+                exc.msg += "; attaching the disk back as it was failed too (%s): %s no longer has it" % (
+                    again.msg, SCOPE_NAMES[scope])
+            raise
 
     def _detach_persistent(self, have, element):
         call("detaching disk %s from the persistent definition of guest %s" % (describe(have), self.name),
@@ -602,7 +670,7 @@ class AttachmentConverger(Converger):
             else:
                 definition = Definition(scope, self._xml(scope))
                 disks = definition.disks
-            index = self._find_in(disks)
+            index = self._index_in(disks)
             if index is not None:
                 element = definition.elements[index] if definition else None
                 found[scope] = (disks[index], element)
@@ -613,18 +681,6 @@ class AttachmentConverger(Converger):
         # an empty cdrom drive's source is {} (documented as returned), not left out as the parsed dict leaves it
         return dict(disk, source=disk.get("source") or {}, persistent=PERSISTENT in found, live=LIVE in found,
                     xml=xml)
-
-    def _find_in(self, disks):
-        dev = (self.desired_disk or {}).get("target", {}).get("dev") or (self.params.get("disk") or {}).get("dev")
-        removable = (self.desired_disk or {}).get("device") in REMOVABLE
-        local = self.connection.is_local()
-        for index, disk in enumerate(disks):
-            if (removable or self.references is None) and dev:
-                if (disk.get("target") or {}).get("dev") == dev:
-                    return index
-            elif self.references is not None and disk_uses(with_real_paths(disk) if local else disk, self.references):
-                return index
-        return None
 
     def diff_view(self, current, desired):
         """The guest's ``<disk>`` elements before and after, per definition, as text (a readable unified diff)."""
@@ -637,6 +693,15 @@ class AttachmentConverger(Converger):
                 parts.append("<!-- guest %s: %s -->\n" % (self.name, SCOPE_NAMES[scope]))
                 parts.extend(build_disk_xml(_renderable(disk)) for disk in disks_by_scope[scope])
         return "".join(parts)
+
+
+def device_xml(element):
+    """The ``<disk>`` element to attach again: without what libvirt gave it when it was attached (alias, address)."""
+    element = copy.deepcopy(element)
+    for runtime in element.findall("alias") + element.findall("address"):
+        element.remove(runtime)
+    element.tail = None
+    return etree.tostring(element, encoding="unicode")
 
 
 def stored_xml(element):

@@ -70,6 +70,8 @@ def default_options(options=None):
               "readonly": False, "shareable": False, "serial": None, "wwn": None, "boot_order": None,
               "iotune": None}
     merged.update(dict((k, v) for k, v in (options or {}).items() if v is not None))
+    if merged["device"] == "cdrom":
+        merged["readonly"] = True  # libvirt stores every cdrom read-only, whatever it was given
     if not merged["dev"]:
         merged["dev"] = BUS_PREFIX[merged["bus"]] + "b"
     return merged

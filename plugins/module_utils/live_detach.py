@@ -91,7 +91,12 @@ def detach_live(conn, domain, disk_xml, alias, present, timeout, retries=0):
     try:
         while True:
             if requests <= retries and time.monotonic() >= next_request:
-                _request_detach(domain, disk_xml, alias)
+                try:
+                    _request_detach(domain, disk_xml, alias)
+                except LibvirtCallError:
+                    if requests and not present():  # a repeated request lost the race with the guest's release
+                        return time.monotonic() - started
+                    raise
                 requests += 1
                 next_request = started + requests * timeout / (retries + 1)
             done.wait(_POLL)

@@ -216,6 +216,7 @@ class FakeDomain(Failures):
             self._plug("live", etree.fromstring(xml))
         self.machine = "pc-q35-7.2"
         self.extra_devices = ""  # more devices for the XML (controllers)
+        self.refuse_attach_bus = None  # a bus whose disks an attach refuses (QEMU failing the device_add)
 
     def name(self):
         return self._name
@@ -275,6 +276,9 @@ class FakeDomain(Failures):
             disk = etree.fromstring(xml)
             dev = disk.find("target").get("dev")
             self._log("attachDevice", scope, dev)
+            if disk.find("target").get("bus") == self.refuse_attach_bus:
+                raise libvirt_error(libvirt.VIR_ERR_INTERNAL_ERROR, "internal error: unable to execute QEMU "
+                                    "command 'device_add'", libvirt.VIR_FROM_DOMAIN)
             if dev in self.targets(scope):
                 raise libvirt_error(libvirt.VIR_ERR_OPERATION_FAILED, "operation failed: target %s already exists"
                                     % dev, libvirt.VIR_FROM_DOMAIN)
