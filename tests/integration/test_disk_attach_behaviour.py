@@ -55,7 +55,7 @@ def test_cdrom_media_inserted_changed_and_ejected_in_place(linux_guest, workdir)
     # gets a null filename; the module refuses it), and a drive hot-plugged with media would only test the eject
     guest = linux_guest(persistent=True, start=False)
     isos = [image(workdir, name, name.encode("ascii")) for name in ("first.iso", "second.iso")]
-    drive = dict(device="cdrom", bus="scsi", dev="sdc", readonly=True)
+    drive = dict(device="cdrom", bus="scsi", dev="sdc")  # read-only without saying so, as libvirt stores a cdrom
     empty = dict(domain=guest.name, disk=drive)
 
     def drive_holds(path):
@@ -220,6 +220,9 @@ def test_bad_targets_buses_and_sources_are_refused_changing_nothing(linux_guest,
     refused(dict(volume, volume=dict(pool=prefix + "nosuchpool", name="v.img")), "volume.pool", "does not exist")
     refused(dict(volume, volume=dict(pool=pool, name="nosuch.img")), "volume.name", "has no volume")
     refused(dict(volume, volume=dict(pool=stopped, name="v.img")), "volume.pool", "inactive")
+    # new media never replace a data disk: the cdrom drive's target holds the disk held.img
+    iso = path_args(guest.name, image(workdir, "media.iso"), device="cdrom", bus="virtio", dev="vda")
+    refused(dict(iso, format="raw"), "disk.dev", "not a cdrom drive")
 
 
 def test_a_volume_another_running_guest_writes_is_refused_unless_both_are_shareable(  # noqa: F811
@@ -267,6 +270,20 @@ def test_a_live_change_libvirt_cannot_make_in_place_needs_allow_reattach(linux_g
     added = guest.wait_for("ADD", "Rafter", since)
     lines = guest.lines()
     assert lines.index(removed.line, since) < lines.index(added.line, since), "ADD before REMOVE"
+
+    # a bus change: refused on the machine's missing bus, then made by a re-attach under a name of the new bus
+    assert_refused_changing_nothing(guest.name, dict(args, disk=dict(serial="Rafter", bus="ide"), allow_reattach=True),
+                                    "disk.bus", "q35")
+
+    def on_scsi():
+        for scope in BOTH:
+            assert serials(guest.name, scope) == {"Rafter": "sda"}, scope
+
+    since = guest.mark()
+    six_steps("disk_attach", dict(args, disk=dict(serial="Rafter", bus="scsi"), allow_reattach=True),
+              serial_is("Rafter"), on_scsi)
+    guest.wait_for("REMOVE", "Rafter", since, timeout=10)
+    assert guest.wait_for("ADD", "Rafter", since).fields["bus"] == "scsi"
 
 
 # ---------------------------------------------------------------- 7. I/O limits, in place
