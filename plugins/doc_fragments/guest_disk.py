@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: virtops.storage contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The disk option of the volume modules. Keep in sync with DISK_OPTIONS_SPEC in plugins/module_utils/volume.py."""
+"""The disk option of the volume modules. Keep in sync with DISK_OPTIONS_SPEC in plugins/module_utils/disk_xml.py."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ import stat
 from ansible_collections.virtops.storage.plugins.module_utils.connection import call, libvirt
 from ansible_collections.virtops.storage.plugins.module_utils.converge import Action, Converger, differences
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import (
-    BUS_PREFIX, DRIVER_OPTIONS, IOTUNE_LIMITS, WWN_BUSES, build_disk_xml, check_common_options, check_disk_options,
+    BUS_PREFIX, DISK_OPTIONS_SPEC, DRIVER_OPTIONS, IOTUNE_LIMITS, WWN_BUSES, build_disk_xml, check_common_options, check_disk_options,
     default_options, disk_from_source, disk_references, disk_uses, guest_disk, next_target, parse_disk_element,
     volume_references)
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
@@ -716,3 +716,21 @@ def _renderable(disk):
     """A parsed disk dict with what build_disk_xml needs (a disk without a target is shown as such)."""
     target = dict({"dev": "?", "bus": "?"}, **(disk.get("target") or {}))
     return dict(disk, type=disk.get("type") or "file", target=target)
+
+
+# The options of disk_attach (besides uri) and their constraints, composed by disk_attach and storage_host.
+ATTACH_ARGUMENT_SPEC = dict(
+    domain=dict(type="str", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    volume=dict(type="dict", options=dict(pool=dict(type="str", required=True), name=dict(type="str", required=True))),
+    path=dict(type="path"),
+    format=dict(type="str"),
+    disk_xml=dict(type="str"),
+    disk=dict(type="dict", options=DISK_OPTIONS_SPEC),
+    persistent=dict(type="bool"),
+    live=dict(type="bool"),
+    allow_reattach=dict(type="bool", default=False),
+    detach_timeout=dict(type="int", default=30),
+    detach_retries=dict(type="int", default=2),
+)
+ATTACH_CONSTRAINTS = dict(mutually_exclusive=[("volume", "path", "disk_xml"), ("disk", "disk_xml")])

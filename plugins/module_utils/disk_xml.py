@@ -63,6 +63,26 @@ _SERIAL = re.compile(r"[A-Za-z0-9_.+\- ]+")
 _WWN = re.compile(r"(0x)?[0-9A-Fa-f]{16}")
 
 
+# Keep in sync with plugins/doc_fragments/guest_disk.py.
+DISK_OPTIONS_SPEC = dict(
+    bus=dict(type="str", default="virtio", choices=["virtio", "scsi", "sata", "ide", "usb"]),
+    dev=dict(type="str"),
+    device=dict(type="str", default="disk", choices=["disk", "cdrom", "lun"]),
+    source=dict(type="str", default="concrete", choices=["concrete", "volume"]),
+    mode=dict(type="str", choices=["host", "direct"]),
+    cache=dict(type="str", choices=["default", "none", "writethrough", "writeback", "directsync", "unsafe"]),
+    io=dict(type="str", choices=["native", "threads", "io_uring"]),
+    discard=dict(type="str", choices=["ignore", "unmap"]),
+    detect_zeroes=dict(type="str", choices=["off", "on", "unmap"]),
+    readonly=dict(type="bool", default=False),
+    shareable=dict(type="bool", default=False),
+    serial=dict(type="str"),
+    wwn=dict(type="str"),
+    boot_order=dict(type="int"),
+    iotune=dict(type="dict", options=dict((limit, dict(type="int")) for limit in IOTUNE_LIMITS)),
+)
+
+
 def default_options(options=None):
     """Return the caller's disk options with the defaults filled in (all keys present)."""
     merged = {"bus": "virtio", "dev": None, "device": "disk", "source": "concrete", "mode": None,

@@ -15,7 +15,7 @@ import re
 from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError
 from ansible_collections.virtops.storage.plugins.module_utils.params import check_text
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import (
-    POOL_TYPES, PROTOCOL_VERSION_FORMATS, SOURCE_FIELDS, supports, takes)
+    POOL_TYPE_NAMES, POOL_TYPES, PROTOCOL_VERSION_FORMATS, SOURCE_FIELDS, supports, takes)
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import (
     normalize_mode, normalize_pool_spec, parse_pool_xml)
 
@@ -330,3 +330,69 @@ def _check_adapter(adapter, new, where):
             value = parent.get(field)
             if value is not None and not 0 <= value <= most:
                 raise ParameterError(param("parent_address." + field), "%s is out of range (0-%d)" % (value, most))
+
+
+# The options of storage_pool (besides uri) and their constraints, composed by storage_pool and storage_host.
+HOST_SPEC = dict(name=dict(type="str", required=True), port=dict(type="int"))
+DEVICE_SPEC = dict(path=dict(type="str", required=True), part_separator=dict(type="bool"))
+PARENT_ADDRESS_SPEC = dict((key, dict(type="int")) for key in ("unique_id", "domain", "bus", "slot", "function"))
+ADAPTER_SPEC = dict(
+    type=dict(type="str", choices=["scsi_host", "fc_host"]),
+    name=dict(type="str"), parent=dict(type="str"), managed=dict(type="bool"),
+    wwnn=dict(type="str"), wwpn=dict(type="str"), parent_wwnn=dict(type="str"),
+    parent_wwpn=dict(type="str"), parent_fabric_wwn=dict(type="str"),
+    parent_address=dict(type="dict", options=PARENT_ADDRESS_SPEC),
+)
+AUTH_SPEC = dict(
+    type=dict(type="str", required=True, choices=["chap", "ceph"]),
+    username=dict(type="str", required=True),
+    # names a libvirt secret (uuid or usage); the secret value itself never passes through here
+    secret=dict(type="dict", required=True, no_log=False,
+                options=dict(uuid=dict(type="str"), usage=dict(type="str")),
+                mutually_exclusive=[("uuid", "usage")], required_one_of=[("uuid", "usage")]),
+)
+SOURCE_SPEC = dict(
+    hosts=dict(type="list", elements="dict", options=HOST_SPEC),
+    dir=dict(type="str"),
+    devices=dict(type="list", elements="dict", options=DEVICE_SPEC),
+    adapter=dict(type="dict", options=ADAPTER_SPEC),
+    name=dict(type="str"),
+    format=dict(type="str"),
+    auth=dict(type="dict", options=AUTH_SPEC),
+    initiator_iqn=dict(type="str"),
+    protocol_version=dict(type="str"),
+    vendor=dict(type="str"),
+    product=dict(type="str"),
+)
+TARGET_SPEC = dict(
+    path=dict(type="path"),
+    permissions=dict(type="dict", options=dict(
+        mode=dict(type="raw"), owner=dict(type="int"), group=dict(type="int"), label=dict(type="str"))),
+)
+DEFINITION_OPTIONS = ("type", "source", "target", "mount_options", "config_options", "cow",
+                      "refresh_volume_allocation")
+
+
+POOL_ARGUMENT_SPEC = dict(
+    name=dict(type="str"),
+    type=dict(type="str", choices=list(POOL_TYPE_NAMES)),
+    xml=dict(type="str"),
+    state=dict(type="str", default="present", choices=["present", "active", "inactive", "absent"]),
+    autostart=dict(type="bool"),
+    build=dict(type="bool", default=True),
+    overwrite=dict(type="bool", default=False),
+    restart=dict(type="bool", default=False),
+    delete_storage=dict(type="bool", default=False),
+    delete_volumes=dict(type="bool", default=False),
+    allow_in_use=dict(type="bool", default=False),
+    source=dict(type="dict", options=SOURCE_SPEC),
+    target=dict(type="dict", options=TARGET_SPEC),
+    mount_options=dict(type="list", elements="str"),
+    config_options=dict(type="dict"),
+    cow=dict(type="bool"),
+    refresh_volume_allocation=dict(type="str", choices=["default", "capacity"]),
+)
+POOL_CONSTRAINTS = dict(
+    required_one_of=[("name", "xml")],
+    mutually_exclusive=[("xml", option) for option in DEFINITION_OPTIONS],
+)

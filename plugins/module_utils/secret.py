@@ -542,3 +542,24 @@ class SecretInfoReader:
         if one:
             result["exists"] = bool(facts)
         return result
+
+
+# The options of storage_secret (besides uri) and their constraints, composed by storage_secret and storage_host.
+SECRET_ARGUMENT_SPEC = dict(
+    uuid=dict(type="str"),
+    usage_type=dict(type="str", choices=sorted(USAGE_TYPES)),
+    usage_id=dict(type="str"),
+    description=dict(type="str"),
+    ephemeral=dict(type="bool"),
+    private=dict(type="bool"),
+    value=dict(type="str", no_log=True),
+    value_b64=dict(type="str", no_log=True),
+    update_value=dict(type="str", choices=["on_create", "always"], default="on_create"),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    allow_in_use=dict(type="bool", default=False),
+)
+SECRET_CONSTRAINTS = dict(
+    mutually_exclusive=[("value", "value_b64")],
+    required_one_of=[("uuid", "usage_type")],
+    required_together=[("usage_type", "usage_id")],
+)

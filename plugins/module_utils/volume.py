@@ -12,7 +12,7 @@ from collections import namedtuple
 from ansible_collections.virtops.storage.plugins.module_utils.connection import call, libvirt
 from ansible_collections.virtops.storage.plugins.module_utils.converge import Action, Converger
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import (
-    IOTUNE_LIMITS, RAW_FORMATS, build_disk_xml, check_disk_options, disk_uses, guest_disk, volume_references)
+    RAW_FORMATS, build_disk_xml, check_disk_options, disk_uses, guest_disk, volume_references)
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, UnsafeActionError, VirtopsError)
 from ansible_collections.virtops.storage.plugins.module_utils.host_probe import HostProbe
@@ -26,7 +26,6 @@ from ansible_collections.virtops.storage.plugins.module_utils.volume_spec import
     check_against_pool, creation_spec, desired_from_params)
 from ansible_collections.virtops.storage.plugins.module_utils.volume_xml import build_volume_xml, parse_volume_xml
 
-WIPE_ALGORITHMS = ("zero", "nnsa", "dod", "bsi", "gutmann", "schneier", "pfitzner7", "pfitzner33", "random", "trim")
 # the volume fields a returned volume shows (besides xml and the guest disk)
 FACT_FIELDS = ("name", "key", "path", "type", "format", "capacity", "allocation", "physical", "backing_store",
                "encryption")
@@ -865,23 +864,3 @@ class VolumeInfoReader:
         if name:
             result["exists"] = bool(volumes)
         return result
-
-
-# Keep in sync with plugins/doc_fragments/guest_disk.py.
-DISK_OPTIONS_SPEC = dict(
-    bus=dict(type="str", default="virtio", choices=["virtio", "scsi", "sata", "ide", "usb"]),
-    dev=dict(type="str"),
-    device=dict(type="str", default="disk", choices=["disk", "cdrom", "lun"]),
-    source=dict(type="str", default="concrete", choices=["concrete", "volume"]),
-    mode=dict(type="str", choices=["host", "direct"]),
-    cache=dict(type="str", choices=["default", "none", "writethrough", "writeback", "directsync", "unsafe"]),
-    io=dict(type="str", choices=["native", "threads", "io_uring"]),
-    discard=dict(type="str", choices=["ignore", "unmap"]),
-    detect_zeroes=dict(type="str", choices=["off", "on", "unmap"]),
-    readonly=dict(type="bool", default=False),
-    shareable=dict(type="bool", default=False),
-    serial=dict(type="str"),
-    wwn=dict(type="str"),
-    boot_order=dict(type="int"),
-    iotune=dict(type="dict", options=dict((limit, dict(type="int")) for limit in IOTUNE_LIMITS)),
-)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import DISK_OPTIONS_SPEC
 from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError
 from ansible_collections.virtops.storage.plugins.module_utils.image_import import parse_checksum
 from ansible_collections.virtops.storage.plugins.module_utils.params import check_text
@@ -22,6 +23,7 @@ from ansible_collections.virtops.storage.plugins.module_utils.units import to_by
 
 PREALLOCATIONS = ("off", "metadata", "falloc", "full")
 QCOW2_COMPATS = ("0.10", "1.1")
+WIPE_ALGORITHMS = ("zero", "nnsa", "dod", "bsi", "gutmann", "schneier", "pfitzner7", "pfitzner33", "random", "trim")
 # formats that can sit on a backing file
 BACKING_FORMATS = ("qcow2", "qed", "vmdk", "qcow", "cow")
 # libvirt derives nothing from these: a volume created from one keeps its capacity
@@ -221,3 +223,39 @@ def creation_spec(desired, row, name, backing_path=None):
     if backing_path:
         spec["backing_store"] = {"path": backing_path, "format": desired["backing_store"]["format"]}
     return dict((k, v) for k, v in spec.items() if v is not None)
+
+
+# The options of storage_volume (besides uri), composed by storage_volume and the batched storage_host.
+VOLUME_ARGUMENT_SPEC = dict(
+    pool=dict(type="str", required=True),
+    name=dict(type="str"),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    capacity=dict(type="raw"),
+    allocation=dict(type="raw"),
+    format=dict(type="str"),
+    preallocation=dict(type="str", choices=list(PREALLOCATIONS)),
+    permissions=dict(type="dict", options=dict(
+        mode=dict(type="raw"), owner=dict(type="int"), group=dict(type="int"), label=dict(type="str"))),
+    compat=dict(type="str", choices=list(QCOW2_COMPATS)),
+    lazy_refcounts=dict(type="bool"),
+    cluster_size=dict(type="raw"),
+    nocow=dict(type="bool"),
+    backing_store=dict(type="dict", options=dict(
+        path=dict(type="path"), pool=dict(type="str"), name=dict(type="str"),
+        format=dict(type="str", required=True))),
+    clone_from=dict(type="dict", options=dict(pool=dict(type="str"), name=dict(type="str", required=True))),
+    import_from=dict(type="dict", options=dict(
+        src=dict(type="str", required=True), checksum=dict(type="str"), format=dict(type="str"),
+        validate_certs=dict(type="bool", default=True), timeout=dict(type="int", default=60))),
+    reimport=dict(type="bool", default=False),
+    # names a libvirt secret (uuid or usage); the passphrase itself never passes through here
+    encryption=dict(type="dict", no_log=False, options=dict(
+        format=dict(type="str", default="luks", choices=["luks"]),
+        secret=dict(type="dict", required=True, no_log=False, options=dict(
+            uuid=dict(type="str"), usage=dict(type="str"))))),
+    allow_shrink=dict(type="bool", default=False),
+    allow_in_use=dict(type="bool", default=False),
+    wipe=dict(type="bool", default=False),
+    wipe_algorithm=dict(type="str", choices=list(WIPE_ALGORITHMS)),
+    disk=dict(type="dict", options=DISK_OPTIONS_SPEC),
+)

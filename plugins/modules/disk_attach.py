@@ -280,34 +280,18 @@ diff:
 """
 
 
-from ansible_collections.virtops.storage.plugins.module_utils.attachment import AttachmentConverger
+from ansible_collections.virtops.storage.plugins.module_utils.attachment import (
+    ATTACH_ARGUMENT_SPEC, ATTACH_CONSTRAINTS, AttachmentConverger)
 from ansible_collections.virtops.storage.plugins.module_utils.connection import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.virtops.storage.plugins.module_utils.converge import run_module
 from ansible_collections.virtops.storage.plugins.module_utils.params import OptionNamingModule
-from ansible_collections.virtops.storage.plugins.module_utils.volume import DISK_OPTIONS_SPEC
 
 
-ARGUMENT_SPEC = dict(
-    domain=dict(type="str", required=True),
-    state=dict(type="str", default="present", choices=["present", "absent"]),
-    volume=dict(type="dict", options=dict(pool=dict(type="str", required=True), name=dict(type="str", required=True))),
-    path=dict(type="path"),
-    format=dict(type="str"),
-    disk_xml=dict(type="str"),
-    disk=dict(type="dict", options=DISK_OPTIONS_SPEC),
-    persistent=dict(type="bool"),
-    live=dict(type="bool"),
-    allow_reattach=dict(type="bool", default=False),
-    detach_timeout=dict(type="int", default=30),
-    detach_retries=dict(type="int", default=2),
-)
-ARGUMENT_SPEC.update(CONNECTION_ARGUMENT_SPEC)
-MUTUALLY_EXCLUSIVE = [("volume", "path", "disk_xml"), ("disk", "disk_xml")]
+ARGUMENT_SPEC = dict(ATTACH_ARGUMENT_SPEC, **CONNECTION_ARGUMENT_SPEC)
 
 
 def main():
-    module = OptionNamingModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE,
-                                supports_check_mode=True)
+    module = OptionNamingModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **ATTACH_CONSTRAINTS)
     run_module(module, AttachmentConverger)
 
 

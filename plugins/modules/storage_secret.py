@@ -243,34 +243,15 @@ diff:
 from ansible_collections.virtops.storage.plugins.module_utils.connection import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.virtops.storage.plugins.module_utils.converge import run_module
 from ansible_collections.virtops.storage.plugins.module_utils.params import OptionNamingModule
-from ansible_collections.virtops.storage.plugins.module_utils.secret import SecretConverger
-from ansible_collections.virtops.storage.plugins.module_utils.secret_xml import USAGE_TYPES
+from ansible_collections.virtops.storage.plugins.module_utils.secret import (
+    SECRET_ARGUMENT_SPEC, SECRET_CONSTRAINTS, SecretConverger)
 
 
-ARGUMENT_SPEC = dict(
-    uuid=dict(type="str"),
-    usage_type=dict(type="str", choices=sorted(USAGE_TYPES)),
-    usage_id=dict(type="str"),
-    description=dict(type="str"),
-    ephemeral=dict(type="bool"),
-    private=dict(type="bool"),
-    value=dict(type="str", no_log=True),
-    value_b64=dict(type="str", no_log=True),
-    update_value=dict(type="str", choices=["on_create", "always"], default="on_create"),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
-    allow_in_use=dict(type="bool", default=False),
-)
-ARGUMENT_SPEC.update(CONNECTION_ARGUMENT_SPEC)
+ARGUMENT_SPEC = dict(SECRET_ARGUMENT_SPEC, **CONNECTION_ARGUMENT_SPEC)
 
 
 def main():
-    module = OptionNamingModule(
-        argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[("value", "value_b64")],
-        required_one_of=[("uuid", "usage_type")],
-        required_together=[("usage_type", "usage_id")],
-        supports_check_mode=True,
-    )
+    module = OptionNamingModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **SECRET_CONSTRAINTS)
     run_module(module, SecretConverger)
 
 

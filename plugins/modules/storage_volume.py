@@ -462,45 +462,11 @@ diff:
 from ansible_collections.virtops.storage.plugins.module_utils.connection import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.virtops.storage.plugins.module_utils.converge import run_module
 from ansible_collections.virtops.storage.plugins.module_utils.params import OptionNamingModule
-from ansible_collections.virtops.storage.plugins.module_utils.volume import (
-    DISK_OPTIONS_SPEC, WIPE_ALGORITHMS, VolumeConverger)
-from ansible_collections.virtops.storage.plugins.module_utils.volume_spec import PREALLOCATIONS, QCOW2_COMPATS
+from ansible_collections.virtops.storage.plugins.module_utils.volume import VolumeConverger
+from ansible_collections.virtops.storage.plugins.module_utils.volume_spec import VOLUME_ARGUMENT_SPEC
 
 
-ARGUMENT_SPEC = dict(
-    pool=dict(type="str", required=True),
-    name=dict(type="str"),
-    state=dict(type="str", default="present", choices=["present", "absent"]),
-    capacity=dict(type="raw"),
-    allocation=dict(type="raw"),
-    format=dict(type="str"),
-    preallocation=dict(type="str", choices=list(PREALLOCATIONS)),
-    permissions=dict(type="dict", options=dict(
-        mode=dict(type="raw"), owner=dict(type="int"), group=dict(type="int"), label=dict(type="str"))),
-    compat=dict(type="str", choices=list(QCOW2_COMPATS)),
-    lazy_refcounts=dict(type="bool"),
-    cluster_size=dict(type="raw"),
-    nocow=dict(type="bool"),
-    backing_store=dict(type="dict", options=dict(
-        path=dict(type="path"), pool=dict(type="str"), name=dict(type="str"),
-        format=dict(type="str", required=True))),
-    clone_from=dict(type="dict", options=dict(pool=dict(type="str"), name=dict(type="str", required=True))),
-    import_from=dict(type="dict", options=dict(
-        src=dict(type="str", required=True), checksum=dict(type="str"), format=dict(type="str"),
-        validate_certs=dict(type="bool", default=True), timeout=dict(type="int", default=60))),
-    reimport=dict(type="bool", default=False),
-    # names a libvirt secret (uuid or usage); the passphrase itself never passes through here
-    encryption=dict(type="dict", no_log=False, options=dict(
-        format=dict(type="str", default="luks", choices=["luks"]),
-        secret=dict(type="dict", required=True, no_log=False, options=dict(
-            uuid=dict(type="str"), usage=dict(type="str"))))),
-    allow_shrink=dict(type="bool", default=False),
-    allow_in_use=dict(type="bool", default=False),
-    wipe=dict(type="bool", default=False),
-    wipe_algorithm=dict(type="str", choices=list(WIPE_ALGORITHMS)),
-    disk=dict(type="dict", options=DISK_OPTIONS_SPEC),
-)
-ARGUMENT_SPEC.update(CONNECTION_ARGUMENT_SPEC)
+ARGUMENT_SPEC = dict(VOLUME_ARGUMENT_SPEC, **CONNECTION_ARGUMENT_SPEC)
 
 
 def main():

@@ -136,8 +136,9 @@ volumes:
 
 from ansible_collections.virtops.storage.plugins.module_utils.connection import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.virtops.storage.plugins.module_utils.converge import run_module
+from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import DISK_OPTIONS_SPEC
 from ansible_collections.virtops.storage.plugins.module_utils.params import OptionNamingModule
-from ansible_collections.virtops.storage.plugins.module_utils.volume import DISK_OPTIONS_SPEC, VolumeInfoReader
+from ansible_collections.virtops.storage.plugins.module_utils.volume import VolumeInfoReader
 
 
 ARGUMENT_SPEC = dict(

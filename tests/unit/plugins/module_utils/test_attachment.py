@@ -13,7 +13,7 @@ from ansible_collections.virtops.storage.plugins.module_utils import attachment
 from ansible_collections.virtops.storage.plugins.module_utils.attachment import AttachmentConverger
 from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError, UnsafeActionError
 from ansible_collections.virtops.storage.plugins.module_utils.live_detach import DetachTimeout
-from ansible_collections.virtops.storage.plugins.module_utils.volume import DISK_OPTIONS_SPEC
+from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import DISK_OPTIONS_SPEC
 from ansible_collections.virtops.storage.plugins.modules.disk_attach import ARGUMENT_SPEC
 
 from . import fake_libvirt
