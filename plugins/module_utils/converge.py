@@ -117,7 +117,10 @@ class Converger:
     def run(self):
         """Converge and return the module result."""
         # desired first: bad input fails before libvirt is asked anything
-        desired = self.read_desired()
+        return self.converge(self.read_desired())
+
+    def converge(self, desired):
+        """Converge to ``desired`` (from ``read_desired``) under the host locks; return the module result."""
         with host_locks(self.connection.uri, self.lock_names(desired), self.shared_lock_names(desired)):
             return self._converge(desired)
 

@@ -1,0 +1,285 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtops.storage contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A host's whole storage declaration in one task: the batched converge behind storage_host and the role.
+
+Each object (secret, pool, volume, guest disk) is converged by the converger of
+its own module, fed an ``ObjectModule`` (the object's parameters, the task's
+check and diff mode, the real module's commands and no_log values), all over
+ONE connection. Every item is validated first, with the option spec of its
+module (composed, not written again): a bad item fails the task before anything
+changes. Then the objects are converged in dependency order (secrets, pools,
+volumes, disks); the first failure stops the run, and the error says per object
+what was done and what not. Objects not declared are never touched.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.virtops.storage.plugins.module_utils.attachment import (
+    ATTACH_ARGUMENT_SPEC, ATTACH_CONSTRAINTS, AttachmentConverger)
+from ansible_collections.virtops.storage.plugins.module_utils.converge import overlay
+from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError, VirtopsError
+from ansible_collections.virtops.storage.plugins.module_utils.params import check_arguments
+from ansible_collections.virtops.storage.plugins.module_utils.pool import PoolConverger
+from ansible_collections.virtops.storage.plugins.module_utils.pool_spec import POOL_ARGUMENT_SPEC, POOL_CONSTRAINTS
+from ansible_collections.virtops.storage.plugins.module_utils.secret import (
+    SECRET_ARGUMENT_SPEC, SECRET_CONSTRAINTS, SecretConverger)
+from ansible_collections.virtops.storage.plugins.module_utils.volume import VolumeConverger
+from ansible_collections.virtops.storage.plugins.module_utils.volume_spec import VOLUME_ARGUMENT_SPEC
+
+# a pool's volumes are declared inside it: their pool is the pool's name
+VOLUME_ITEM_SPEC = dict((key, value) for key, value in VOLUME_ARGUMENT_SPEC.items() if key != "pool")
+
+
+def without_defaults(spec):
+    """``spec`` with no ``default`` at any depth: an item's omitted option is None, so that the declaration's
+    defaults (pool_defaults, volume_defaults) and then the module's own defaults fill it, in that order."""
+    result = {}
+    for name, option in spec.items():
+        option = dict((key, value) for key, value in option.items() if key != "default")
+        if option.get("options"):
+            option["options"] = without_defaults(option["options"])
+        result[name] = option
+    return result
+
+
+def declared(value):
+    """``value`` without the options left out (None), at any depth of dicts."""
+    if isinstance(value, dict):
+        return dict((key, declared(item)) for key, item in value.items() if item is not None)
+    return value
+
+
+# Keep in sync with the DOCUMENTATION of plugins/modules/storage_host.py. Pools, volumes and disks are lists of
+# plain dicts here, each item validated against its module's spec after the declaration's defaults are merged in
+# (validating them here would fill the module's defaults first). Secrets are declared with their options, so
+# that AnsibleModule knows their values are no_log from the start (it logs the invocation before any code runs).
+HOST_ARGUMENT_SPEC = dict(
+    # the list names secrets; their values are no_log suboptions (value, value_b64)
+    secrets=dict(type="list", elements="dict", default=[], no_log=False, options=without_defaults(SECRET_ARGUMENT_SPEC)),
+    pools=dict(type="list", elements="dict", default=[]),
+    disks=dict(type="list", elements="dict", default=[]),
+    pool_defaults=dict(type="dict", default={}),
+    volume_defaults=dict(type="dict", default={}),
+    return_facts=dict(type="bool", default=False),
+)
+
+
+class Kind:
+    """One kind of object of a declaration: its module's spec and constraints, converger and identity."""
+
+    def __init__(self, name, spec, constraints, converger, identity):
+        self.name = name
+        self.spec = spec
+        self.validator = ArgumentSpecValidator(spec, **constraints)
+        self.converger = converger
+        self.identity = identity
+
+
+def _secret_id(params):
+    return params.get("uuid") or "%s %s" % (params.get("usage_type"), params.get("usage_id"))
+
+
+def _disk_id(params):
+    source = (params.get("volume") and "%s/%s" % (params["volume"]["pool"], params["volume"]["name"])
+              or params.get("path") or (params.get("disk_xml") and "disk_xml")
+              or (params.get("disk") or {}).get("dev"))
+    return "%s:%s" % (params["domain"], source)
+
+
+KINDS = dict((kind.name, kind) for kind in (
+    Kind("secret", SECRET_ARGUMENT_SPEC, SECRET_CONSTRAINTS, SecretConverger, _secret_id),
+    Kind("pool", POOL_ARGUMENT_SPEC, POOL_CONSTRAINTS, PoolConverger, lambda params: params.get("name")),
+    Kind("volume", VOLUME_ARGUMENT_SPEC, {}, VolumeConverger, lambda params: "%s/%s" % (params["pool"], params.get("name"))),
+    Kind("disk", ATTACH_ARGUMENT_SPEC, ATTACH_CONSTRAINTS, AttachmentConverger, _disk_id),
+))
+
+
+class ObjectModule:
+    """What a converger uses of an AnsibleModule, for one object of the declaration.
+
+    The parameters are the object's; check and diff mode, commands, the temporary directory and the
+    no_log values (a converger adds a URL's password there) are the real module's.
+    """
+
+    def __init__(self, module, params):
+        self._module = module
+        self.params = params
+        self.check_mode = module.check_mode
+        self._diff = module._diff
+        self.no_log_values = module.no_log_values
+
+    @property
+    def tmpdir(self):
+        return self._module.tmpdir
+
+    def run_command(self, *args, **kwargs):
+        return self._module.run_command(*args, **kwargs)
+
+    def get_bin_path(self, *args, **kwargs):
+        return self._module.get_bin_path(*args, **kwargs)
+
+
+class DeclaredObject:
+    """One object of the declaration: where it was declared, its kind, identity, converger and desired state."""
+
+    def __init__(self, kind, where, params, converger):
+        self.kind = kind
+        self.where = where  # the item's place among the options, for messages: pools[1].volumes[0]
+        self.id = kind.identity(params)
+        self.params = params
+        self.converger = converger
+        self.desired = None
+        self.result = None
+
+
+class HostConverger:
+    """Converges a declaration of secrets, pools with their volumes, and guest disks, in one run."""
+
+    def __init__(self, module, connection):
+        self.module = module
+        self.params = module.params
+        self.connection = connection
+
+    def run(self):
+        objects = self._declared_objects()
+        for obj in objects:  # every item validated, and its desired state built, before anything changes
+            obj.desired = self._checked(obj, obj.converger.read_desired)
+        planned_pools = set()
+        for obj in objects:
+            if self.module.check_mode and self._after_planned_pool(obj, planned_pools):
+                obj.result = {"changed": True, "actions": ["converge once pool %s is made or started (check mode "
+                                                           "cannot plan inside a pool that does not run yet)"
+                                                           % self._pool_of(obj)]}
+                continue
+            try:
+                obj.result = obj.converger.converge(obj.desired)
+            except VirtopsError as exc:
+                raise self._stopped(obj, objects, exc)
+            if obj.kind.name == "pool" and obj.result["changed"] and not (obj.result.get("pool") or {}).get("active"):
+                planned_pools.add(obj.id)
+        return self._result(objects)
+
+    # -- the declaration
+    def _declared_objects(self):
+        """The objects, in dependency order, each with its parameters complete (defaults filled, validated)."""
+        objects = []
+        for index, item in enumerate(self.params["secrets"] or []):
+            objects.append(self._object("secret", "secrets[%d]" % index, declared(item)))
+        volumes = []
+        pool_defaults = declared(self.params.get("pool_defaults") or {})
+        volume_defaults = declared(self.params.get("volume_defaults") or {})
+        for index, item in enumerate(self.params["pools"] or []):
+            item = declared(item)
+            pool_volumes = item.pop("volumes", None) or []
+            pool = self._object("pool", "pools[%d]" % index, overlay(pool_defaults, item))
+            objects.append(pool)
+            if not isinstance(pool_volumes, list):
+                raise ParameterError("pools[%d].volumes" % index, "must be a list of volumes")
+            for number, volume in enumerate(pool_volumes):
+                if not isinstance(volume, dict) or "pool" in volume:
+                    raise ParameterError("pools[%d].volumes[%d]" % (index, number), "must be a dict of "
+                                         "storage_volume options without pool (it is the pool's)")
+                params = overlay(volume_defaults, declared(volume))
+                params["pool"] = pool.params["name"]
+                volumes.append(self._object("volume", "pools[%d].volumes[%d]" % (index, number), params))
+        objects.extend(volumes)
+        for index, item in enumerate(self.params["disks"] or []):
+            objects.append(self._object("disk", "disks[%d]" % index, declared(item)))
+        self._refuse_twice(objects)
+        return objects
+
+    def _object(self, kind_name, where, params):
+        kind = KINDS[kind_name]
+        # what AnsibleModule would refuse or convert silently (a list for a string), named inside the item
+        check_arguments(kind.spec, params, prefix=where + ".", hidden=self.module.no_log_values)
+        result = kind.validator.validate(copy.deepcopy(params))
+        if result.error_messages:
+            raise ParameterError(where, "; ".join(result.error_messages))
+        self.module.no_log_values.update(result._no_log_values)  # pylint: disable=protected-access
+        valid = dict(result.validated_parameters, uri=self.params["uri"])
+        obj = DeclaredObject(kind, where, valid, None)
+        obj.converger = kind.converger(ObjectModule(self.module, valid), self.connection)
+        return obj
+
+    @staticmethod
+    def _refuse_twice(objects):
+        seen = {}
+        for obj in objects:
+            key = (obj.kind.name, obj.id)
+            if key in seen:
+                raise ParameterError(obj.where, "declares %s %s again (first declared at %s): declare each object "
+                                     "once" % (obj.kind.name, obj.id, seen[key]))
+            seen[key] = obj.where
+
+    def _checked(self, obj, step):
+        """Run ``step`` of one object; a parameter error names the option inside its item (pools[1].target)."""
+        try:
+            return step()
+        except ParameterError as exc:
+            param = exc.details.get("param")
+            exc.details["param"] = "%s.%s" % (obj.where, param) if param else obj.where
+            exc.msg = "%s (%s %s): %s" % (obj.where, obj.kind.name, obj.id, exc.msg)
+            raise
+
+    @staticmethod
+    def _pool_of(obj):
+        if obj.kind.name == "volume":
+            return obj.params["pool"]
+        return (obj.params.get("volume") or {}).get("pool")
+
+    def _after_planned_pool(self, obj, planned_pools):
+        return obj.kind.name in ("volume", "disk") and self._pool_of(obj) in planned_pools
+
+    # -- the result
+    def _stopped(self, failed, objects, exc):
+        """The error of the object that failed, with what the run did before it and what it did not do."""
+        done = [obj for obj in objects if obj.result is not None]
+        changed = [obj for obj in done if obj.result["changed"]]
+        left = objects[len(done) + 1:]
+        where = "%s (%s %s)" % (failed.where, failed.kind.name, failed.id)
+        param = exc.details.get("param")
+        exc.details["param"] = "%s.%s" % (failed.where, param) if param else failed.where
+        exc.msg = "%s failed: %s. Before it: %d object(s) converged, %d of them changed (%s); not done: %d object(s)" % (
+            where, exc.msg, len(done), len(changed), ", ".join("%s %s" % (o.kind.name, o.id) for o in changed) or "none",
+            len(left) + 1)
+        exc.details["changes"] = self._changes(done)
+        exc.details["summary"] = self._summary(objects)
+        return exc
+
+    def _result(self, objects):
+        result = {"changed": any(obj.result["changed"] for obj in objects),
+                  "summary": self._summary(objects), "changes": self._changes(objects)}
+        if self.params.get("return_facts"):
+            result["objects"] = [dict(kind=obj.kind.name, id=obj.id, facts=obj.result.get(obj.converger.result_key))
+                                 for obj in objects]
+        if self.module._diff:
+            result["diff"] = [dict(obj.result["diff"], before_header="%s %s" % (obj.kind.name, obj.id),
+                                   after_header="%s %s" % (obj.kind.name, obj.id))
+                              for obj in objects if obj.result["changed"] and obj.result.get("diff")]
+        result["warnings"] = ["%s %s: %s" % (obj.kind.name, obj.id, warning)
+                              for obj in objects for warning in obj.result.get("warnings") or []]
+        return result
+
+    @staticmethod
+    def _summary(objects):
+        """Counts per kind: changed, unchanged (and, after a failure, not done)."""
+        summary = dict((kind + "s", {"changed": 0, "unchanged": 0, "not_done": 0}) for kind in KINDS)
+        for obj in objects:
+            counts = summary[obj.kind.name + "s"]
+            if obj.result is None:
+                counts["not_done"] += 1
+            elif obj.result["changed"]:
+                counts["changed"] += 1
+            else:
+                counts["unchanged"] += 1
+        return summary
+
+    @staticmethod
+    def _changes(objects):
+        return [dict(kind=obj.kind.name, id=obj.id, actions=obj.result["actions"])
+                for obj in objects if obj.result is not None and obj.result["changed"]]
