@@ -539,9 +539,11 @@ class VolumeConverger(Converger):
 
     def _warn_creation_only(self, spec, desired):
         drift = []
-        for field in ("compat", "cluster_size", "encryption"):
+        for field in ("compat", "cluster_size"):
             if desired.get(field) and spec.get(field) != desired[field]:
                 drift.append(field)
+        if desired.get("encryption") and not self._same_encryption(spec.get("encryption"), desired["encryption"]):
+            drift.append("encryption")
         if desired["lazy_refcounts"] is not None and bool(spec.get("lazy_refcounts")) != desired["lazy_refcounts"]:
             drift.append("lazy_refcounts")
         if desired["backing_store"] and not spec.get("backing_store"):
@@ -549,6 +551,19 @@ class VolumeConverger(Converger):
         if drift:
             self.warnings.append("volume %s exists and differs in %s, which apply only when a volume is created: "
                                  "left as they are" % (self.name, ", ".join(drift)))
+
+    def _same_encryption(self, have, want):
+        """Whether the volume is encrypted as declared: the same format and the same secret, however each names
+        it (libvirt writes the uuid of a secret declared by usage once it has re-read the pool)."""
+        if not have or have.get("format") != want.get("format"):
+            return False
+        return self._secret_uuid(have.get("secret") or {}) == self._secret_uuid(want.get("secret") or {})
+
+    def _secret_uuid(self, secret):
+        if secret.get("uuid") or not secret.get("usage"):
+            return (secret.get("uuid") or "").lower().replace("-", "")
+        found = self.connection.lookup_secret(usage=("volume", secret["usage"]))
+        return found.UUIDString().replace("-", "") if found is not None else None
 
     # -- checks that ask libvirt or the host
     def _check_capacity_fits(self, spec):
