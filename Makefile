@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
 export VIRTOPS_COLLECTIONS := $(CURDIR)/build/collections
 
-.PHONY: deps install libvirt demo test unit sanity lint integration
+.PHONY: deps install libvirt demo test unit sanity lint integration molecule
 
 deps:
 	scripts/install-deps.sh
@@ -20,7 +20,7 @@ demo: deps libvirt
 	demo/run.sh
 
 test: deps libvirt
-	$(MAKE) unit lint sanity integration
+	$(MAKE) unit lint sanity integration molecule
 
 unit:
 	PYTHONPATH=$(CURDIR)/build/dev $(PY) -m pytest -q -p no:cacheprovider tests/unit
@@ -33,3 +33,7 @@ sanity:
 
 lint:
 	$(VENV)/bin/ansible-lint
+
+# the hypervisor_storage role's molecule scenario (extensions/molecule/hypervisor_storage) on the local libvirtd
+molecule: install
+	scripts/molecule.sh
