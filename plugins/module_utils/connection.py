@@ -83,6 +83,8 @@ class Connection:
     def __init__(self, uri):
         self.uri = uri
         self._conn = None
+        # {pool name: PoolHandle} of active pools, kept by a batched run once its pools are converged; None: off
+        self.pool_handles = None
 
     @property
     def conn(self):

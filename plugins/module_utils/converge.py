@@ -84,6 +84,7 @@ class Converger:
         self.params = module.params
         self.connection = connection
         self.warnings = []
+        self.applied = False  # whether this run changed the object (facts may reuse what read_current read)
 
     def read_current(self):
         """Return the current state as a comparable dict, or None when absent (after read_desired)."""
@@ -136,6 +137,7 @@ class Converger:
                     exc.msg += self._progress(done, actions[len(done) + 1:])
                     raise
                 done.append(action.description)
+            self.applied = bool(actions)
         result = {
             "changed": bool(actions),
             "actions": [a.description for a in actions],

@@ -151,6 +151,8 @@ class HostConverger:
             obj.desired = self._checked(obj, obj.converger.read_desired)
         planned_pools = set()
         for obj in objects:
+            if obj.kind.name in ("volume", "disk") and self.connection.pool_handles is None:
+                self.connection.pool_handles = {}  # the pools are converged: their volumes share their handles
             if self.module.check_mode and self._after_planned_pool(obj, planned_pools):
                 obj.result = {"changed": True, "actions": ["converge once pool %s is made or started (check mode "
                                                            "cannot plan inside a pool that does not run yet)"

@@ -55,14 +55,24 @@ def pool_handle(pool):
 
 
 def lookup_active_pool(connection, name, param="pool"):
-    """Return the PoolHandle of active pool ``name``; ParameterError naming ``param`` otherwise."""
+    """Return the PoolHandle of active pool ``name``; ParameterError naming ``param`` otherwise.
+
+    A batched run that has converged its pools keeps their handles (``connection.pool_handles``): its
+    thousand volumes then do not look their pool up a thousand times.
+    """
+    cache = connection.pool_handles
+    if cache is not None and name in cache:
+        return cache[name]
     pool = connection.lookup_pool(name)
     if pool is None:
         raise ParameterError(param, "storage pool %s does not exist" % name)
     if not call("reading pool %s state" % name, pool.isActive):
         raise ParameterError(param, "storage pool %s is inactive: libvirt manages the volumes of active pools only "
                              "(start it, e.g. virtops.storage.storage_pool with state: active)" % name)
-    return pool_handle(pool)
+    handle = pool_handle(pool)
+    if cache is not None:
+        cache[name] = handle
+    return handle
 
 
 def volume_lock_name(connection, pool, name, param="pool"):
@@ -258,6 +268,7 @@ class VolumeConverger(Converger):
         self._after = {}
         self._imported = None  # what the import record says the volume holds (for the diff)
         self._planned = None  # the spec of a volume to be created (check mode returns its facts)
+        self._read = None  # (spec, XML) of the existing volume, as read_current read it
 
     # -- read
     def read_desired(self):
@@ -303,12 +314,15 @@ class VolumeConverger(Converger):
             self.volume = lookup_volume(self.handle, self.name)
         if self.volume is None:
             return None
-        spec, dummy = read_volume(self.handle, self.volume)
+        spec, xml = read_volume(self.handle, self.volume)
+        self._read = (spec, xml)
         return {"spec": spec}
 
     def facts(self):
         if self.handle is None:
             return None
+        if self._read and not self.applied:  # nothing was done: the volume is as read_current read it
+            return volume_facts(self.handle, self._read[0], self._read[1], self.params.get("disk"))
         volume = lookup_volume(self.handle, self.name)
         if volume is None:
             if self.module.check_mode and self._planned:
