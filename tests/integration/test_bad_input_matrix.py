@@ -32,7 +32,7 @@ from .conftest import URI, assert_refused, run_module, virsh
 from .volume_helpers import define_guest, undefine_guest
 
 MODULES = ("storage_pool", "storage_pool_info", "storage_volume", "storage_volume_info", "storage_secret",
-           "storage_secret_info", "disk_info", "disk_attach")
+           "storage_secret_info", "disk_info", "disk_attach", "storage_host")
 # every object a case could make carries this in its name or usage: the strings the cases pass hold it
 PREFIX = "vt-mx%s-" % uuid.uuid4().hex[:6]
 POOL = PREFIX + "pool"
@@ -58,6 +58,7 @@ BASES = {
     "storage_secret_info": {"usage_type": "ceph", "usage_id": PREFIX + "matrix"},
     "disk_info": {"domain": PREFIX + "matrix"},
     "disk_attach": {"domain": GUEST},
+    "storage_host": {},
 }
 # storage_pool checks ranges against the pool type: the options under these are tried in a pool that takes them
 POOL_CONTEXTS = {
