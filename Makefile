@@ -1,11 +1,12 @@
-# virtops.storage: `make demo` runs the demo, `make test` runs every test.
-# Both install what they need first (Debian packages, .venv, the collection).
+# virtops.storage: `make demo` runs the demo, `make test` runs every test,
+# `make bench` the benchmarks (bench/run: not a test, not part of `make test`).
+# All three install what they need first (Debian packages, .venv, the collection; bench: its own venv).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
 export VIRTOPS_COLLECTIONS := $(CURDIR)/build/collections
 
-.PHONY: deps install libvirt demo test unit sanity lint integration
+.PHONY: deps install libvirt demo test unit sanity lint integration bench
 
 deps:
 	scripts/install-deps.sh
@@ -33,3 +34,6 @@ sanity:
 
 lint:
 	$(VENV)/bin/ansible-lint
+
+bench: deps libvirt
+	bench/run
