@@ -1,11 +1,12 @@
-# virtops.storage: `make demo` runs the demo, `make test` runs every test.
-# Both install what they need first (Debian packages, .venv, the collection).
+# virtops.storage: `make demo` runs the demo, `make test` runs every test,
+# `make bench` the benchmarks (bench/run: not a test, not part of `make test`).
+# All three install what they need first (Debian packages, .venv, the collection; bench: its own venv).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build/collections
 export VIRTOPS_COLLECTIONS := $(CURDIR)/build/collections
 
-.PHONY: deps install libvirt demo test unit sanity lint integration molecule
+.PHONY: deps install libvirt demo test unit sanity lint integration molecule bench
 
 deps:
 	scripts/install-deps.sh
@@ -37,3 +38,6 @@ lint:
 # the hypervisor_storage role's molecule scenario (extensions/molecule/hypervisor_storage) on the local libvirtd
 molecule: install
 	scripts/molecule.sh
+
+bench: deps libvirt
+	bench/run

@@ -7,6 +7,11 @@ It owns the shared ``uri`` option (keep in sync with
 ``plugins/doc_fragments/connection.py``), the check for the Python libraries
 the modules need, and the wrapping of ``libvirt.libvirtError`` into
 ``LibvirtCallError`` naming the action that failed.
+
+Every module imports this file, so it imports no resource's XML module at the
+top: the methods that parse volumes, guest disks or secret usages import theirs
+when they run. A task then compiles only the module_utils it uses (each costs
+its compile time on every task: Ansible ships module_utils as source).
 """
 
 from __future__ import annotations
@@ -20,10 +25,7 @@ from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, VirtopsError, daemon_lost)
-from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import domain_disks
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import LXML_IMPORT_ERROR, etree
-from ansible_collections.virtops.storage.plugins.module_utils.secret_xml import USAGE_TYPE_IDS
-from ansible_collections.virtops.storage.plugins.module_utils.volume_xml import parse_volume_xml
 
 try:
     import libvirt
@@ -129,6 +131,8 @@ class Connection:
 
     def lookup_secret(self, uuid=None, usage=None):
         """Return the ``virSecret`` with ``uuid``, else the one of ``usage`` (usage type, usage id); None when none."""
+        from ansible_collections.virtops.storage.plugins.module_utils.secret_xml import USAGE_TYPE_IDS  # lazy: see top
+
         try:
             if uuid:
                 return self.conn.secretLookupByUUIDString(uuid)
@@ -168,6 +172,8 @@ class Connection:
 
         A pool stopped or a volume deleted by another client while the scan runs is skipped.
         """
+        from ansible_collections.virtops.storage.plugins.module_utils.volume_xml import parse_volume_xml  # lazy: see top
+
         for pool in self.list_pools():
             name = pool.name()
             try:
@@ -208,6 +214,8 @@ class Connection:
 
     @staticmethod
     def _disks_of(domain):
+        from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import domain_disks  # lazy: see top
+
         name = domain.name()
         xmls = []
         if call("reading guest %s persistence" % name, domain.isPersistent):

@@ -23,8 +23,6 @@ import tempfile
 
 from urllib.parse import urlsplit, urlunsplit
 
-from ansible.module_utils.urls import open_url
-
 from ansible_collections.virtops.storage.plugins.module_utils.connection import libvirt
 from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError, VirtopsError
 from ansible_collections.virtops.storage.plugins.module_utils.records import RecordStore, record_dirs
@@ -160,6 +158,10 @@ class ImportSource:
 
     def _download(self, dest, algorithm):
         """Download the source to ``dest``; return its digest with ``algorithm`` (None without one)."""
+        # Imported here, not at the top: the URL client (urllib.request, http.client, ssl) costs every
+        # storage_volume task tens of milliseconds, and only an import from a URL uses it.
+        from ansible.module_utils.urls import open_url
+
         hasher = hashlib.new(algorithm) if algorithm else None
         try:
             response = open_url(self.src, validate_certs=self.validate_certs, timeout=self.timeout,

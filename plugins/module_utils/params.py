@@ -21,6 +21,8 @@ from ansible_collections.virtops.storage.plugins.module_utils.errors import Para
 
 # option types AnsibleModule fills by converting any value to text
 STRING_TYPES = ("str", "path")
+# Numeric owner/group ids libvirt keeps: (uid_t)-1 (4294967295, or -1) means "not set" and is dropped.
+MAX_ID = 0xFFFFFFFE
 
 
 class OptionNamingModule(basic.AnsibleModule):
@@ -106,3 +108,12 @@ def check_text(text, param, one_line=True, what=None):
         rule = "must be one line without control characters" if one_line else "must not contain control characters"
         raise ParameterError(param, "%s%s (found %s)" % (what + " " if what else "", rule,
                                                          ", ".join("U+%04X" % ord(c) for c in bad)))
+
+
+def canonical_uuid(value, param):
+    """Return a UUID as libvirt prints it (lower-case, dashed); ParameterError when it is none."""
+    digits = str(value).strip().replace("-", "")
+    if len(digits) != 32 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        raise ParameterError(param, "'%s' is not a UUID" % value)
+    digits = digits.lower()
+    return "-".join((digits[:8], digits[8:12], digits[12:16], digits[16:20], digits[20:]))

@@ -1,7 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: virtops.storage contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Storage pools: the converger behind storage_pool and the reader behind storage_pool_info."""
+"""Storage pools: the converger behind storage_pool and the reader behind storage_pool_info.
+
+The volume, image-import and secret modules are imported inside the methods that need them (listing
+or deleting a pool's volumes, checking a source auth secret): a task that converges a pool without
+those never compiles them, and Ansible ships module_utils as source, compiled again on every task.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +18,11 @@ from ansible_collections.virtops.storage.plugins.module_utils.converge import (
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, UnsafeActionError, VirtopsError)
 from ansible_collections.virtops.storage.plugins.module_utils.host_probe import HostProbe
-from ansible_collections.virtops.storage.plugins.module_utils.image_import import ImportRecords
 from ansible_collections.virtops.storage.plugins.module_utils.pool_spec import (
     spec_from_params, validate_spec)
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import DISK_SECRET_TYPES, POOL_TYPES, supports
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import (
     build_pool_xml, parse_pool_xml, with_libvirt_defaults)
-from ansible_collections.virtops.storage.plugins.module_utils.secret import check_secret_reference
-from ansible_collections.virtops.storage.plugins.module_utils.volume import (
-    PoolHandle, backing_users, delete_volume, guests_using, pool_handle, refresh_pool, volumes_backed_by)
 
 # virStoragePoolState, by index
 POOL_STATES = ("inactive", "building", "running", "degraded", "inaccessible")
@@ -419,6 +420,8 @@ class PoolConverger(Converger):
         auth = spec.get("source", {}).get("auth")
         if not auth:
             return
+        from ansible_collections.virtops.storage.plugins.module_utils.secret import check_secret_reference  # lazy: see top
+
         reference = {"uuid": auth.get("secret_uuid")} if auth.get("secret_uuid") else {"usage": auth.get("secret_usage")}
         found = check_secret_reference(self.connection, reference, DISK_SECRET_TYPES[auth["type"]],
                                        "source.auth.secret", must_exist=not self.module.check_mode)
@@ -546,6 +549,8 @@ class PoolConverger(Converger):
 
     def _volume_names(self):
         """The names of the volumes of the active pool, as its storage holds them now."""
+        from ansible_collections.virtops.storage.plugins.module_utils.volume import pool_handle, refresh_pool  # lazy: see top
+
         refresh_pool(pool_handle(self.pool))
         return sorted(v.name() for v in call("listing volumes of pool %s" % self.name, self.pool.listAllVolumes, 0))
 
@@ -563,6 +568,9 @@ class PoolConverger(Converger):
 
     def _refuse_volumes_in_use(self, row, spec, names):
         """delete_volumes deletes every volume of the pool: not one a guest uses or that backs another pool's."""
+        from ansible_collections.virtops.storage.plugins.module_utils.volume import (  # lazy: see top
+            PoolHandle, backing_users, guests_using, volumes_backed_by)
+
         target = (spec.get("target") or {}).get("path")
         handle = PoolHandle(self.pool, self.name, spec, row)
         disks, clones = self.connection.guest_disks(), backing_users(self.connection)
@@ -586,6 +594,10 @@ class PoolConverger(Converger):
             param="delete_volumes")
 
     def _empty_pool(self):
+        from ansible_collections.virtops.storage.plugins.module_utils.image_import import ImportRecords  # lazy: see top
+        from ansible_collections.virtops.storage.plugins.module_utils.volume import (  # lazy: see top
+            delete_volume, pool_handle, refresh_pool)
+
         handle, records = pool_handle(self.pool), ImportRecords()
         if not refresh_pool(handle):
             # a volume is being made in it right now: what libvirt lists may miss it

@@ -13,7 +13,7 @@ import posixpath
 import re
 
 from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError
-from ansible_collections.virtops.storage.plugins.module_utils.params import check_text
+from ansible_collections.virtops.storage.plugins.module_utils.params import MAX_ID, canonical_uuid, check_text
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import (
     POOL_TYPE_NAMES, POOL_TYPES, PROTOCOL_VERSION_FORMATS, SOURCE_FIELDS, supports, takes)
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import (
@@ -33,8 +33,6 @@ _WWN = re.compile(r"^(0x)?[0-9a-fA-F]{16}$")
 # the rest a PCI address).
 PARENT_ADDRESS_LIMITS = (("unique_id", 0xFFFFFFFF), ("domain", 0xFFFFFFFF), ("bus", 0xFF),
                          ("slot", 0x1F), ("function", 7))
-# Numeric owner/group ids libvirt keeps: (uid_t)-1 (4294967295, or -1) means "not set" and is dropped.
-MAX_ID = 0xFFFFFFFE
 _PROTOCOL_VERSION = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 # libvirt saves a pool as /etc/libvirt/storage/<name>.xml, written through <name>.xml.new: a file name
 # holds at most 255 bytes (NAME_MAX)
@@ -108,15 +106,6 @@ def _check_name(name, param):
     if size > MAX_POOL_NAME_BYTES:
         raise ParameterError(param, "the pool name is %d bytes long, libvirt stores at most %d bytes (UTF-8) "
                                     "(its file /etc/libvirt/storage/<name>.xml)" % (size, MAX_POOL_NAME_BYTES))
-
-
-def canonical_uuid(value, param):
-    """Return a UUID as libvirt prints it (lower-case, dashed); ParameterError when it is none."""
-    digits = str(value).strip().replace("-", "")
-    if len(digits) != 32 or any(c not in "0123456789abcdefABCDEF" for c in digits):
-        raise ParameterError(param, "'%s' is not a UUID" % value)
-    digits = digits.lower()
-    return "-".join((digits[:8], digits[8:12], digits[12:16], digits[16:20], digits[20:]))
 
 
 def _canonical_uuids(spec, param):

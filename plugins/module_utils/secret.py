@@ -29,8 +29,7 @@ from ansible_collections.virtops.storage.plugins.module_utils.connection import 
 from ansible_collections.virtops.storage.plugins.module_utils.converge import Action, Converger
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, UnsafeActionError)
-from ansible_collections.virtops.storage.plugins.module_utils.params import check_text
-from ansible_collections.virtops.storage.plugins.module_utils.pool_spec import canonical_uuid
+from ansible_collections.virtops.storage.plugins.module_utils.params import canonical_uuid, check_text
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import DISK_SECRET_TYPES
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import parse_pool_xml
 from ansible_collections.virtops.storage.plugins.module_utils.records import RecordStore, record_dirs

@@ -20,7 +20,6 @@ from ansible_collections.virtops.storage.plugins.module_utils.image_import impor
     ImportRecords, ImportSource, describe_import, hide_credentials, import_key, upload_sparse, upload_zeros)
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import POOL_TYPES, supports
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import parse_pool_xml
-from ansible_collections.virtops.storage.plugins.module_utils.secret import check_secret_reference
 from ansible_collections.virtops.storage.plugins.module_utils.units import human, human_and_bytes, human_change
 from ansible_collections.virtops.storage.plugins.module_utils.volume_spec import (
     check_against_pool, creation_spec, desired_from_params)
@@ -632,6 +631,10 @@ class VolumeConverger(Converger):
 
     def _check_secret(self, secret):
         """The passphrase secret must exist, be a volume secret and hold a value (libvirt checks only at creation)."""
+        # Imported here: only an encrypted volume needs the secret module, which every other
+        # storage_volume task would compile for nothing (Ansible ships module_utils as source).
+        from ansible_collections.virtops.storage.plugins.module_utils.secret import check_secret_reference
+
         found = check_secret_reference(self.connection, secret, "volume", "encryption.secret",
                                        must_exist=not self.module.check_mode)
         if isinstance(found, str):  # check mode: an earlier task of the play may define it

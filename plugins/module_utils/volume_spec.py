@@ -15,8 +15,7 @@ import re
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import DISK_OPTIONS_SPEC
 from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError
 from ansible_collections.virtops.storage.plugins.module_utils.image_import import parse_checksum
-from ansible_collections.virtops.storage.plugins.module_utils.params import check_text
-from ansible_collections.virtops.storage.plugins.module_utils.pool_spec import MAX_ID, canonical_uuid
+from ansible_collections.virtops.storage.plugins.module_utils.params import MAX_ID, canonical_uuid, check_text
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import supports
 from ansible_collections.virtops.storage.plugins.module_utils.pool_xml import normalize_mode
 from ansible_collections.virtops.storage.plugins.module_utils.units import to_bytes

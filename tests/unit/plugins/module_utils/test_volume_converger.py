@@ -15,7 +15,7 @@ import time
 import libvirt
 import pytest
 
-from ansible_collections.virtops.storage.plugins.module_utils import image_import
+from ansible.module_utils import urls
 from ansible_collections.virtops.storage.plugins.module_utils import volume as volume_module
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, UnsafeActionError, VirtopsError)
@@ -868,7 +868,7 @@ def test_a_url_image_larger_than_a_volume_its_pool_cannot_grow_is_refused_before
     before the import is marked as started or the volume is wiped."""
     image = b"x" * MIB
     checksum = "sha256:" + hashlib.sha256(image).hexdigest()
-    monkeypatch.setattr(image_import, "open_url", lambda *args, **kwargs: io.BytesIO(image))
+    monkeypatch.setattr(urls, "open_url", lambda *args, **kwargs: io.BytesIO(image))
     connection, pool = _small_partition_imported(records)
     params = {"pool": "disks", "name": "loop3p1",
               "import_from": {"src": "https://images.example/a.img", "checksum": checksum}, "reimport": True}

@@ -1,0 +1,358 @@
+"""The driver of bench/run: each figure is a ratio of timings taken side by side in one run.
+
+Not a test: it asserts only that the runs it times did what they should (no change, no failure).
+Every libvirt object it makes is named with a random ``bench-`` prefix and removed at the end.
+Environment: BENCH_COLLECTIONS (where virtops.storage is installed, set by bench/run),
+BENCH_URI (default qemu:///system), BENCH_ROUNDS (default 3), BENCH_IMPORT_RUNS (default 5).
+"""
+
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import libvirt
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+PLAYBOOKS = os.path.join(BENCH, "playbooks")
+RESULTS = os.path.join(BENCH, "RESULTS.md")
+COLLECTIONS = os.environ["BENCH_COLLECTIONS"]
+URI = os.environ.get("BENCH_URI", "qemu:///system")
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+IMPORT_RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "5"))
+GIB, MIB = 1024 ** 3, 1024 ** 2
+
+PER_OBJECT = ("storage_pool", "storage_volume", "storage_secret", "disk_attach",
+              "storage_pool_info", "storage_volume_info", "storage_secret_info", "disk_info")
+
+
+# ---------------------------------------------------------------- timing
+
+def timed(command, **kwargs):
+    """Run ``command``; return (seconds, stdout). A failing command stops the bench with its output."""
+    start = time.monotonic()
+    proc = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
+    seconds = time.monotonic() - start
+    if proc.returncode:
+        sys.exit("bench: %s failed (rc %d):\n%s\n%s" % (
+            command[:3], proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+    return seconds, proc.stdout
+
+
+def side_by_side(variants, rounds=ROUNDS):
+    """Run every variant once per round, interleaved (a slower minute hits all alike); median seconds of each."""
+    samples = dict((name, []) for name in variants)
+    for dummy in range(rounds):
+        for name, run in variants.items():
+            samples[name].append(run())
+    return dict((name, statistics.median(times)) for name, times in samples.items())
+
+
+class Ansible:
+    """ansible-playbook of the bench venv, on localhost, with virtops.storage from BENCH_COLLECTIONS."""
+
+    def __init__(self, workdir, extra_vars):
+        self.extra_vars = extra_vars
+        self.env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_LOCAL_TEMP=workdir,
+                        ANSIBLE_REMOTE_TEMP=workdir, ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_NOCOLOR="1",
+                        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+                        ANSIBLE_CONFIG=os.path.join(BENCH, "ansible.cfg"))
+
+    def play(self, playbook, tasks, changed=0, **extra_vars):
+        """Run ``playbook``; check that ``tasks`` tasks ran ok and ``changed`` changed (None: any); seconds."""
+        variables = dict(self.extra_vars, **extra_vars)
+        # implicit localhost: its Python is ansible-playbook's own (the bench venv, with libvirt and lxml)
+        seconds, out = timed([os.path.join(sys.prefix, "bin", "ansible-playbook"), playbook,
+                              "-e", json.dumps(variables)], cwd=PLAYBOOKS, env=self.env)
+        recap = re.search(r"localhost\s*: ok=(\d+)\s+changed=(\d+)\s+unreachable=0\s+failed=0", out)
+        if not recap or int(recap.group(1)) != tasks or changed is not None and int(recap.group(2)) != changed:
+            sys.exit("bench: %s %s did not run %d tasks with %s changed:\n%s" % (
+                playbook, extra_vars, tasks, changed, out[-3000:]))
+        return seconds
+
+
+def run_module(name, args):
+    """Run an installed virtops.storage module as Ansible runs it on the host (file + JSON args); seconds."""
+    path = os.path.join(COLLECTIONS, "ansible_collections", "virtops", "storage", "plugins", "modules", name + ".py")
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump({"ANSIBLE_MODULE_ARGS": dict(args, uri=URI)}, handle)
+    try:
+        seconds, out = timed([sys.executable, path, handle.name], env=dict(os.environ, PYTHONPATH=COLLECTIONS))
+    finally:
+        os.unlink(handle.name)
+    if json.loads(out).get("failed"):
+        sys.exit("bench: %s %s failed: %s" % (name, args, out[-3000:]))
+    return seconds
+
+
+# ---------------------------------------------------------------- the bench's libvirt objects
+
+class Host:
+    """The libvirt objects of one bench run, all named ``<prefix>-...``; ``cleanup`` removes them."""
+
+    def __init__(self, conn, prefix, workdir):
+        self.conn, self.prefix, self.workdir = conn, prefix, workdir
+        self.pools, self.secrets, self.domains = [], [], []  # names, usage ids, names
+
+    def pool(self, suffix):
+        """Define, build and start a dir pool ``<prefix>-<suffix>`` under the workdir; return it."""
+        name = "%s-%s" % (self.prefix, suffix)
+        xml = "<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>" % (
+            name, os.path.join(self.workdir, suffix))
+        self.pools.append(name)
+        pool = self.conn.storagePoolDefineXML(xml, 0)
+        pool.build(0)
+        pool.create(0)
+        return pool
+
+    @staticmethod
+    def volumes(pool, names, fmt, capacity):
+        """Create the volumes ``names`` in ``pool`` (format ``fmt``, ``capacity`` bytes, nothing allocated)."""
+        for name in names:
+            pool.createXML("<volume><name>%s</name><capacity>%d</capacity><allocation>0</allocation>"
+                           "<target><format type='%s'/></target></volume>" % (name, capacity, fmt), 0)
+
+    def secret(self, usage_id):
+        """Define a ceph secret with ``usage_id`` and the description the bench's task declares."""
+        self.secrets.append(usage_id)
+        self.conn.secretDefineXML(
+            "<secret ephemeral='no' private='no'><description>bench secret</description>"
+            "<usage type='ceph'><name>%s</name></usage></secret>" % usage_id, 0)
+
+    def guest(self):
+        """Define (never start) a small q35 guest; return its name."""
+        name = self.prefix + "-guest"
+        self.domains.append(name)
+        self.conn.defineXML("<domain type='qemu'><name>%s</name><memory unit='MiB'>64</memory><os>"
+                            "<type arch='x86_64' machine='q35'>hvm</type></os></domain>" % name)
+        return name
+
+    def cleanup(self):
+        """Remove every object of the run (a pool's volumes go with its directory), then the workdir.
+
+        Over a new connection, looked up by name: the daemon may have been restarted by another user of it.
+        """
+        conn = libvirt.open(URI)
+        for name in self.domains:
+            _gone_or(lambda: conn.lookupByName(name).undefine())
+        for usage_id in self.secrets:
+            _gone_or(lambda: conn.secretLookupByUsage(libvirt.VIR_SECRET_USAGE_TYPE_CEPH, usage_id).undefine())
+        for name in self.pools:
+            pool = _gone_or(lambda: conn.storagePoolLookupByName(name))
+            if pool and pool.isActive():
+                pool.destroy()
+            if pool:
+                pool.undefine()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _gone_or(function):
+    """``function()``, or None when the object it looks up is not there (never made, or removed already)."""
+    try:
+        return function()
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_SECRET, libvirt.VIR_ERR_NO_STORAGE_POOL):
+            return None
+        raise
+
+
+# ---------------------------------------------------------------- the figures
+
+def machine(conn):
+    """The lines that say where the figures come from."""
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor())
+    version = conn.getLibVersion()
+    ansible = subprocess.run([os.path.join(sys.prefix, "bin", "ansible"), "--version"], capture_output=True,
+                             text=True, check=False).stdout.splitlines()[0]
+    return ["CPU: %s, %d cores" % (cpu, os.cpu_count()),
+            "Kernel: %s %s" % (platform.system(), platform.release()),
+            "libvirt: %d.%d.%d (daemon at %s)" % (version // 1000000, version // 1000 % 1000, version % 1000, URI),
+            "Python %s, %s, community.libvirt %s" % (platform.python_version(), ansible, community_libvirt()),
+            "Load average at start: %.2f %.2f %.2f (the daemon and the cores may be shared)" % os.getloadavg()]
+
+
+def community_libvirt():
+    """The version of community.libvirt the bench venv's ansible package ships."""
+    import ansible_collections.community.libvirt as package  # pylint: disable=import-outside-toplevel
+    with open(os.path.join(list(package.__path__)[0], "MANIFEST.json")) as handle:
+        return json.load(handle)["collection_info"]["version"]
+
+
+def per_task(ansible):
+    """(1) 20 no-change tasks of each per-object module vs ping, community.libvirt's virt_pool and the floor."""
+    for kind in ("ping", "floor", "virt_pool") + PER_OBJECT:  # warm-up; the first disk_attach attaches
+        ansible.play("single.yml", 1, changed=None, bench_kind=kind)
+    kinds = ("ping", "floor", "virt_pool") + PER_OBJECT
+    times = side_by_side(dict((kind, lambda kind=kind: ansible.play("per_task.yml", 20, bench_kind=kind))
+                              for kind in kinds))
+    ping, floor = times["ping"], times["floor"]
+    rows = ["| task (20 of them) | seconds | / ping | / floor | / virt_pool | ms per task over ping |",
+            "|---|---|---|---|---|---|"]
+    for kind in kinds:
+        rows.append("| %s | %.2f | %.3f | %.3f | %.3f | %.0f |" % (
+            kind, times[kind], times[kind] / ping, times[kind] / floor, times[kind] / times["virt_pool"],
+            (times[kind] - ping) / 20 * 1000))
+    worst = max(PER_OBJECT, key=lambda kind: times[kind])
+    held = [kind for kind in PER_OBJECT if times[kind] <= 1.03 * floor]
+    goals = ["(1) every per-object module within 3%% of the floor: %s (%d of %d hold; slowest %s at %.3fx the "
+             "floor; virt_pool %.3fx)" % ("holds" if len(held) == len(PER_OBJECT) else "does not hold", len(held),
+                                          len(PER_OBJECT), worst, times[worst] / floor, times["virt_pool"] / floor),
+             "(1) storage_pool ahead of community.libvirt virt_pool: %s (%.3fx)" % (
+                 "holds" if times["storage_pool"] < times["virt_pool"] else "does not hold",
+                 times["storage_pool"] / times["virt_pool"])]
+    return "1. Per-task cost: 20 no-change tasks, one playbook each (median of %d rounds)" % ROUNDS, rows, goals
+
+
+def volume_loop(ansible, pool, count=100):
+    """(2) ``count`` qcow2 volumes in one loop task, no change: storage_volume vs community.libvirt's virt_volume."""
+    names = ["vol%03d.qcow2" % i for i in range(count)]
+    Host.volumes(pool, names, "qcow2", GIB)
+    variables = dict(bench_pool=pool.name(), bench_volumes=names)
+    times = side_by_side({
+        "storage_volume": lambda: ansible.play("volumes_ours.yml", 1, **variables),
+        "virt_volume": lambda: ansible.play("volumes_virt_volume.yml", 1, **variables)})
+    ratio = times["storage_volume"] / times["virt_volume"]
+    rows = ["| loop of %d volumes | seconds |" % count, "|---|---|",
+            "| virtops.storage.storage_volume | %.2f |" % times["storage_volume"],
+            "| community.libvirt.virt_volume | %.2f |" % times["virt_volume"],
+            "| ratio | %.3f |" % ratio]
+    goals = ["(2) storage_volume faster than virt_volume over %d volumes: %s (%.3fx)" % (
+        count, "holds" if ratio < 1 else "does not hold", ratio)]
+    return "2. %d volumes in a loop, no change (median of %d rounds)" % (count, ROUNDS), rows, goals
+
+
+def not_measured(title, goal):
+    """The section of a hook: its title and its goal, marked as not measured yet."""
+    return title, ["Not measured yet: a hook until the batched module storage_host exists."], [
+        goal + ": not measured yet"]
+
+
+def role_1000_volumes():
+    """(3) HOOK: 1000 volumes over 4 pools through roles/hypervisor_storage.
+
+    To add once the batched module storage_host and the role exist: first run vs a raw libvirt-python
+    creation loop of the same volumes (goal <= 3x); no-change run vs a one-task ping play (goal <= 3x).
+    """
+    return not_measured("3. 1000 volumes over 4 pools through the role",
+                        "(3) role first run <= 3x a raw libvirt-python loop; no-change run <= 3x a one-task ping play")
+
+
+def volume_info(pool, count=5000):
+    """(4) storage_volume_info on ``count`` volumes vs ``virsh vol-list --details`` of the same pool."""
+    Host.volumes(pool, ["v%05d.img" % i for i in range(count)], "raw", MIB)
+    virsh = ["virsh", "-c", URI, "vol-list", "--details", pool.name()]
+    times = side_by_side({
+        "storage_volume_info": lambda: run_module("storage_volume_info", {"pool": pool.name()}),
+        "virsh vol-list --details": lambda: timed(virsh)[0]})
+    ratio = times["storage_volume_info"] / times["virsh vol-list --details"]
+    rows = ["| %d volumes of one pool | seconds |" % count, "|---|---|"] + [
+        "| %s | %.2f |" % (name, seconds) for name, seconds in times.items()] + ["| ratio | %.3f |" % ratio]
+    goals = ["(4) storage_volume_info within 1.5x virsh vol-list --details: %s (%.3fx)" % (
+        "holds" if ratio <= 1.5 else "does not hold", ratio)]
+    return ("4. storage_volume_info on %d volumes (the module process, as Ansible starts it on the host; "
+            "median of %d rounds)" % (count, ROUNDS)), rows, goals
+
+
+def sparse_image(path, size=10 * GIB, data=GIB, extents=16):
+    """Write a sparse raw image of ``size`` bytes holding ``data`` bytes of random data in ``extents`` runs."""
+    with open(path, "wb") as handle:
+        handle.truncate(size)
+        for i in range(extents):
+            handle.seek(i * (size // extents))
+            handle.write(os.urandom(data // extents))
+
+
+def allocated(path):
+    """Bytes the file at ``path`` occupies on disk."""
+    return os.stat(path).st_blocks * 512
+
+
+def image_import(pool, workdir):
+    """(5) storage_volume import_from a local 10 GiB sparse raw image holding 1 GiB vs cp --sparse=always."""
+    source, copy = os.path.join(workdir, "source.img"), os.path.join(workdir, "copy.img")
+    sparse_image(source)
+    subprocess.run(["cat", source], stdout=subprocess.DEVNULL, check=True)  # page cache warm
+    volume = dict(pool=pool.name(), name="imported.img", capacity="10GiB", format="raw",
+                  import_from=dict(src=source, format="raw"))
+
+    def ours():
+        run_module("storage_volume", dict(pool=volume["pool"], name=volume["name"], state="absent"))
+        return run_module("storage_volume", volume)
+
+    def cp():
+        if os.path.exists(copy):
+            os.unlink(copy)
+        return timed(["cp", "--sparse=always", source, copy])[0]
+
+    times = side_by_side({"storage_volume import_from": ours, "cp --sparse=always": cp}, rounds=IMPORT_RUNS)
+    target = pool.storageVolLookupByName("imported.img").path()
+    ours, theirs = times["storage_volume import_from"], times["cp --sparse=always"]
+    ratio = ours / theirs
+    rows = ["| 10 GiB raw image, 1 GiB of data | seconds | allocated |", "|---|---|---|",
+            "| storage_volume import_from | %.2f | %.2f GiB |" % (ours, allocated(target) / GIB),
+            "| cp --sparse=always | %.2f | %.2f GiB |" % (theirs, allocated(copy) / GIB),
+            "| ratio | %.3f | |" % ratio]
+    goals = ["(5) import within 1.3x cp --sparse=always: %s (%.3fx; allocated %.2f GiB vs %.2f GiB)" % (
+        "holds" if ratio <= 1.3 else "does not hold", ratio, allocated(target) / GIB, allocated(copy) / GIB)]
+    return ("5. Import of a sparse image from a local file, page cache warm (module process, no checksum; "
+            "median of %d runs)" % IMPORT_RUNS), rows, goals
+
+
+def batched_peak_memory():
+    """(6) HOOK: peak memory (max RSS) of the batched storage_host run over 1000 volumes.
+
+    To add once storage_host exists: goal < 100 MiB.
+    """
+    return not_measured("6. Peak memory of the batched run over 1000 volumes",
+                        "(6) peak memory of the batched run < 100 MiB")
+
+
+# ---------------------------------------------------------------- main
+
+def write_results(lines_of_machine, sections):
+    """Write RESULTS.md: the machine, each section's table, then which goals hold."""
+    out = ["# bench results", "", "Written by `bench/run` on %s. Each ratio is measured side by side in this run." %
+           datetime.date.today().isoformat(), "", "## Machine", ""] + ["- " + line for line in lines_of_machine]
+    goals = []
+    for title, rows, section_goals in sections:
+        out += ["", "## " + title, ""] + rows
+        goals += section_goals
+    out += ["", "## Goals of issue 12", ""] + ["- " + goal for goal in goals]
+    with open(RESULTS, "w") as handle:
+        handle.write("\n".join(out) + "\n")
+    print("\n".join(out))
+
+
+def main():
+    conn = libvirt.open(URI)
+    about = machine(conn)
+    prefix = "bench-" + uuid.uuid4().hex[:6]
+    workdir = tempfile.mkdtemp(prefix=prefix + "-", dir="/var/tmp")
+    os.chmod(workdir, 0o755)
+    host = Host(conn, prefix, workdir)
+    try:
+        pool = host.pool("a")
+        Host.volumes(pool, ["disk.qcow2"], "qcow2", GIB)
+        host.secret(prefix + "-client")
+        ansible = Ansible(workdir, dict(
+            bench_uri=URI, bench_pool=pool.name(), bench_pool_path=os.path.join(workdir, "a"),
+            bench_volume="disk.qcow2", bench_secret_usage=prefix + "-client", bench_domain=host.guest()))
+        sections = [per_task(ansible), volume_loop(ansible, host.pool("loop")), role_1000_volumes(),
+                    volume_info(host.pool("many")), image_import(host.pool("import"), workdir),
+                    batched_peak_memory()]
+    finally:
+        host.cleanup()
+    write_results(about, sections)
+
+
+if __name__ == "__main__":
+    main()
