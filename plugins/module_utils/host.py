@@ -250,6 +250,7 @@ class HostConverger:
             where, exc.msg, len(done), len(changed), ", ".join("%s %s" % (o.kind.name, o.id) for o in changed) or "none",
             len(left) + 1)
         exc.details["changes"] = self._changes(done)
+        exc.details["not_done"] = ["%s %s" % (obj.kind.name, obj.id) for obj in [failed] + left]
         exc.details["summary"] = self._summary(objects)
         return exc
 

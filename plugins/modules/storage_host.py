@@ -180,6 +180,11 @@ changes:
       type: list
       elements: str
       returned: success
+not_done:
+  description: After a failure, the objects not converged, the failed one first (C(kind id)).
+  returned: failure
+  type: list
+  elements: str
 objects:
   description:
     - Every object with its facts (as its module returns them under pool, volume, secret or disk).

@@ -194,6 +194,9 @@ def test_a_failure_part_way_says_what_was_done_and_a_rerun_converges(prefix, wor
         assert "Before it: 2 object(s) converged, 2 of them changed" in result["msg"], result["msg"]
         assert result["summary"]["volumes"]["not_done"] == 5 and result["summary"]["pools"]["not_done"] == 1
         assert [c["kind"] for c in result["changes"]] == ["secret", "pool"]
+        assert result["not_done"] == ["pool %sb" % prefix] + ["volume %s" % v for v in (
+            prefix + "a/golden.qcow2", prefix + "a/clone.qcow2", prefix + "a/secure.qcow2", prefix + "a/raw.img",
+            prefix + "b/b1.qcow2")], result["not_done"]
         assert pool_rows(prefix) == {prefix + "a": ("active", "yes")}  # pool b undone, its volumes never tried
         assert run_host(args)["changed"] is True
         host_converged(prefix, dirs)
