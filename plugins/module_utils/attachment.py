@@ -19,7 +19,7 @@ import copy
 import os
 import stat
 
-from ansible_collections.virtops.storage.plugins.module_utils.connection import call, libvirt
+from ansible_collections.virtops.storage.plugins.module_utils.connection import call, domain_definitions, libvirt
 from ansible_collections.virtops.storage.plugins.module_utils.converge import Action, Converger, differences
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import (
     BUS_PREFIX, DISK_OPTIONS_SPEC, DRIVER_OPTIONS, IOTUNE_LIMITS, WWN_BUSES, build_disk_xml, check_common_options, check_disk_options,
@@ -204,16 +204,14 @@ class AttachmentConverger(Converger):
         return self.domain
 
     def read_current(self):
-        domain = self._lookup_domain()
-        persistent = bool(call("reading guest %s persistence" % self.name, domain.isPersistent))
-        active = bool(call("reading guest %s state" % self.name, domain.isActive))
-        scopes = self._scopes(persistent, active)
-        for scope, exists in ((PERSISTENT, persistent), (LIVE, active)):
-            if exists:
-                definition = Definition(scope, self._xml(scope))
-                self.all_targets += definition.targets()
-                if scope in scopes:
-                    self.definitions[scope] = definition
+        definitions = domain_definitions(self._lookup_domain())
+        has = [scope for scope, dummy in definitions]
+        scopes = self._scopes(PERSISTENT in has, LIVE in has)
+        for scope, xml in definitions:
+            definition = Definition(scope, xml)
+            self.all_targets += definition.targets()
+            if scope in scopes:
+                self.definitions[scope] = definition
         self.desired_disk, self.references = self._resolve_source()
         for scope, definition in self.definitions.items():
             index = self._index_in(definition.disks)
@@ -298,7 +296,7 @@ class AttachmentConverger(Converger):
         if not self.connection.is_local():
             raise ParameterError("path", "needs the libvirt daemon on this host (uri %s is remote): the module "
                                  "checks the file or device; attach a volume or a disk_xml instead" % self.connection.uri)
-        references = {"paths": {os.path.realpath(path)}, "volume": (None, None), "network": set(), "hosts": []}
+        references = references_on_host(disk_references({"source": {"file": path}}))
         try:
             mode = os.stat(path).st_mode
         except OSError as exc:

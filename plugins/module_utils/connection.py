@@ -216,10 +216,17 @@ class Connection:
     def _disks_of(domain):
         from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import domain_disks  # lazy: see top
 
-        name = domain.name()
-        xmls = []
-        if call("reading guest %s persistence" % name, domain.isPersistent):
-            xmls.append(call("reading guest %s definition" % name, domain.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE))
-        if call("reading guest %s state" % name, domain.isActive):
-            xmls.append(call("reading guest %s live XML" % name, domain.XMLDesc, 0))
-        return [disk for xml in xmls for disk in domain_disks(xml)]
+        return [disk for dummy, xml in domain_definitions(domain) for disk in domain_disks(xml)]
+
+
+def domain_definitions(domain):
+    """Return [(scope, XML)] of a guest: ('persistent', its definition) when it has one, ('live', the running
+    guest's) when it runs. A transient guest has only the live one, a shut-off guest only the persistent one."""
+    name = domain.name()
+    definitions = []
+    if call("reading guest %s persistence" % name, domain.isPersistent):
+        definitions.append(("persistent", call("reading guest %s definition" % name, domain.XMLDesc,
+                                               libvirt.VIR_DOMAIN_XML_INACTIVE)))
+    if call("reading guest %s state" % name, domain.isActive):
+        definitions.append(("live", call("reading guest %s live XML" % name, domain.XMLDesc, 0)))
+    return definitions

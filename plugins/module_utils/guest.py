@@ -12,7 +12,7 @@ the pool's hosts).
 
 from __future__ import annotations
 
-from ansible_collections.virtops.storage.plugins.module_utils.connection import call, libvirt
+from ansible_collections.virtops.storage.plugins.module_utils.connection import call, domain_definitions
 from ansible_collections.virtops.storage.plugins.module_utils.converge import one_or_every
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import disk_uses, domain_disks, volume_references
 from ansible_collections.virtops.storage.plugins.module_utils.volume import (
@@ -65,17 +65,10 @@ class DiskInfoReader:
         return result
 
     def _facts(self, domain, index):
-        name = domain.name()
-        persistent = bool(call("reading guest %s persistence" % name, domain.isPersistent))
-        active = bool(call("reading guest %s state" % name, domain.isActive))
-        definitions = []
-        if persistent:
-            definitions.append(("persistent", call("reading guest %s definition" % name, domain.XMLDesc,
-                                                   libvirt.VIR_DOMAIN_XML_INACTIVE)))
-        if active:
-            definitions.append(("live", call("reading guest %s live XML" % name, domain.XMLDesc, 0)))
-        return {"name": name, "uuid": domain.UUIDString(), "active": active, "persistent": persistent,
-                "disks": self._disks(definitions, index)}
+        definitions = domain_definitions(domain)
+        scopes = [scope for scope, dummy in definitions]
+        return {"name": domain.name(), "uuid": domain.UUIDString(), "active": "live" in scopes,
+                "persistent": "persistent" in scopes, "disks": self._disks(definitions, index)}
 
     def _disks(self, definitions, index):
         """The disks of both definitions, each once: a disk with the same target and source in both is one."""

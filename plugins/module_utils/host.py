@@ -136,6 +136,11 @@ class DeclaredObject:
         self.desired = None
         self.result = None
 
+    def name_inside(self, exc):
+        """Make the parameter an error names the option inside this item (pools[1].target.path)."""
+        param = exc.details.get("param")
+        exc.details["param"] = "%s.%s" % (self.where, param) if param else self.where
+
 
 class HostConverger:
     """Converges a declaration of secrets, pools with their volumes, and guest disks, in one run."""
@@ -223,8 +228,7 @@ class HostConverger:
         try:
             return step()
         except ParameterError as exc:
-            param = exc.details.get("param")
-            exc.details["param"] = "%s.%s" % (obj.where, param) if param else obj.where
+            obj.name_inside(exc)
             exc.msg = "%s (%s %s): %s" % (obj.where, obj.kind.name, obj.id, exc.msg)
             raise
 
@@ -244,8 +248,7 @@ class HostConverger:
         changed = [obj for obj in done if obj.result["changed"]]
         left = objects[len(done) + 1:]
         where = "%s (%s %s)" % (failed.where, failed.kind.name, failed.id)
-        param = exc.details.get("param")
-        exc.details["param"] = "%s.%s" % (failed.where, param) if param else failed.where
+        failed.name_inside(exc)
         exc.msg = "%s failed: %s. Before it: %d object(s) converged, %d of them changed (%s); not done: %d object(s)" % (
             where, exc.msg, len(done), len(changed), ", ".join("%s %s" % (o.kind.name, o.id) for o in changed) or "none",
             len(left) + 1)

@@ -16,6 +16,7 @@ from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import (
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, UnsafeActionError, VirtopsError)
 from ansible_collections.virtops.storage.plugins.module_utils.host_probe import HostProbe
+from ansible_collections.virtops.storage.plugins.module_utils.params import canonical_uuid
 from ansible_collections.virtops.storage.plugins.module_utils.image_import import (
     ImportRecords, ImportSource, describe_import, hide_credentials, import_key, upload_sparse, upload_zeros)
 from ansible_collections.virtops.storage.plugins.module_utils.pool_types import POOL_TYPES, supports
@@ -573,10 +574,10 @@ class VolumeConverger(Converger):
         return self._secret_uuid(have.get("secret") or {}) == self._secret_uuid(want.get("secret") or {})
 
     def _secret_uuid(self, secret):
-        if secret.get("uuid") or not secret.get("usage"):
-            return (secret.get("uuid") or "").lower().replace("-", "")
-        found = self.connection.lookup_secret(usage=("volume", secret["usage"]))
-        return found.UUIDString().replace("-", "") if found is not None else None
+        if secret.get("uuid"):
+            return canonical_uuid(secret["uuid"], "encryption.secret.uuid")
+        found = self.connection.lookup_secret(usage=("volume", secret["usage"])) if secret.get("usage") else None
+        return found.UUIDString() if found is not None else None
 
     # -- checks that ask libvirt or the host
     def _check_capacity_fits(self, spec):
