@@ -280,6 +280,11 @@ diff:
 """
 
 
+from ansible_collections.virtops.storage.plugins.module_utils import bytecode_cache
+
+# before the other imports: they are compiled once per host, not once per task
+bytecode_cache.install()
+
 from ansible_collections.virtops.storage.plugins.module_utils.attachment import (
     ATTACH_ARGUMENT_SPEC, ATTACH_CONSTRAINTS, AttachmentConverger)
 from ansible_collections.virtops.storage.plugins.module_utils.connection import CONNECTION_ARGUMENT_SPEC

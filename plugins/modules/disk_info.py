@@ -134,6 +134,11 @@ domains:
 """
 
 
+from ansible_collections.virtops.storage.plugins.module_utils import bytecode_cache
+
+# before the other imports: they are compiled once per host, not once per task
+bytecode_cache.install()
+
 from ansible_collections.virtops.storage.plugins.module_utils.connection import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.virtops.storage.plugins.module_utils.converge import run_module
 from ansible_collections.virtops.storage.plugins.module_utils.guest import DiskInfoReader
