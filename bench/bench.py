@@ -302,7 +302,12 @@ def allocated(path):
 
 
 def image_import(pool, workdir):
-    """(5) storage_volume import_from a local 10 GiB sparse raw image holding 1 GiB vs cp --sparse=always."""
+    """(5) storage_volume import_from a local 10 GiB sparse raw image holding 1 GiB vs cp --sparse=always.
+
+    The import flushes the volume to disk before it records the import as done (a crash must not leave a
+    record of content that never reached the disk); cp does not flush. So the figure has both references:
+    cp alone, as issue 12 names it, and cp followed by ``sync --data`` of the copy, the same guarantee.
+    """
     source, copy = os.path.join(workdir, "source.img"), os.path.join(workdir, "copy.img")
     sparse_image(source)
     subprocess.run(["cat", source], stdout=subprocess.DEVNULL, check=True)  # page cache warm
@@ -315,22 +320,28 @@ def image_import(pool, workdir):
         os.sync()
         return run_module("storage_volume", volume)
 
-    def cp():
-        if os.path.exists(copy):
-            os.unlink(copy)
-        os.sync()
-        return timed(["cp", "--sparse=always", source, copy])[0]
+    def cp(flushed):
+        def run():
+            if os.path.exists(copy):
+                os.unlink(copy)
+            os.sync()
+            seconds = timed(["cp", "--sparse=always", source, copy])[0]
+            return seconds + (timed(["sync", "--data", copy])[0] if flushed else 0)
+        return run
 
-    times = side_by_side({"storage_volume import_from": ours, "cp --sparse=always": cp}, rounds=IMPORT_RUNS)
+    names = ("storage_volume import_from", "cp --sparse=always", "cp --sparse=always, then sync --data")
+    times = side_by_side(dict(zip(names, (ours, cp(False), cp(True)))), rounds=IMPORT_RUNS)
     target = pool.storageVolLookupByName("imported.img").path()
-    ours, theirs = times["storage_volume import_from"], times["cp --sparse=always"]
-    ratio = ours / theirs
-    rows = ["| 10 GiB raw image, 1 GiB of data | seconds | allocated |", "|---|---|---|",
-            "| storage_volume import_from | %.2f | %.2f GiB |" % (ours, allocated(target) / GIB),
-            "| cp --sparse=always | %.2f | %.2f GiB |" % (theirs, allocated(copy) / GIB),
-            "| ratio | %.3f | |" % ratio]
-    goals = ["(5) import within 1.3x cp --sparse=always: %s (%.3fx; allocated %.2f GiB vs %.2f GiB)" % (
-        "holds" if ratio <= 1.3 else "does not hold", ratio, allocated(target) / GIB, allocated(copy) / GIB)]
+    ours = times[names[0]]
+    rows = ["| 10 GiB raw image, 1 GiB of data | seconds | allocated | import / this |", "|---|---|---|---|",
+            "| %s | %.2f | %.2f GiB | 1 |" % (names[0], ours, allocated(target) / GIB)]
+    rows += ["| %s | %.2f | %.2f GiB | %.3f |" % (name, times[name], allocated(copy) / GIB, ours / times[name])
+             for name in names[1:]]
+    goals = [goal("(5) import within 1.3x cp --sparse=always followed by sync --data (the import's guarantee)",
+                  ours / times[names[2]], 1.3) + "; allocated %.2f GiB vs %.2f GiB" % (
+                      allocated(target) / GIB, allocated(copy) / GIB),
+             goal("(5) import within 1.3x cp --sparse=always without the flush, as issue 12 words it",
+                  ours / times[names[1]], 1.3)]
     return ("5. Import of a sparse image from a local file, page cache warm (module process, no checksum; "
             "median of %d runs)" % IMPORT_RUNS), rows, goals
 

@@ -37,35 +37,44 @@ PACKAGE = __name__.rpartition(".")[0] + "."
 SWITCH = "VIRTOPS_STORAGE_BYTECODE_CACHE"
 SUFFIX = ".code"
 _OPEN_NOFOLLOW = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_OPENED = {}  # cache path: its directory's descriptor, kept for the life of the module process
 
 
 def install():
-    """Compile this collection's module_utils through the cache from now on (once per process)."""
+    """From now on, load this collection's module_utils from the task's zip through the cache (once per process).
+
+    The finder goes where Python looks for the modules of this package: the path entry of its directory in
+    the zip (``sys.path_importer_cache``), not ``sys.meta_path``, so only this package's imports pass by it.
+    """
     if os.environ.get(SWITCH, "on").lower() in ("off", "0", "false", "no"):
         return
-    if not any(isinstance(finder, CachingFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, CachingFinder())
+    package = sys.modules.get(PACKAGE[:-1])
+    for entry in getattr(package, "__path__", None) or []:
+        if isinstance(sys.path_importer_cache.get(entry), CachingFinder):
+            continue
+        try:
+            sys.path_importer_cache[entry] = CachingFinder(zipimport.zipimporter(entry))
+        except zipimport.ZipImportError:
+            pass  # not in a zip (unit tests, a collection installed on the host): Python keeps its bytecode
 
 
 class CachingFinder:
-    """Finds this collection's module_utils in the task's zip and loads them through the cache."""
+    """The path entry finder of this package's directory in the task's zip: its modules load through the cache."""
 
-    def find_spec(self, name, path=None, target=None):
-        if not name.startswith(PACKAGE) or not path:
-            return None
-        for entry in path:
-            try:
-                importer = sys.path_importer_cache.get(entry) or zipimport.zipimporter(entry)
-                if not isinstance(importer, zipimport.zipimporter) or importer.is_package(name):
-                    return None  # not from a zip (unit tests, an installed collection), or a package
-            except zipimport.ZipImportError:
-                continue
-            # the spec is made here: the zip's own find_spec compiles the file just to learn its name
-            filename = os.path.join(importer.archive, importer.prefix, name.rpartition(".")[2] + ".py")
-            spec = ModuleSpec(name, CachingLoader(importer, filename), origin=filename)
-            spec.has_location = True
-            return spec
-        return None
+    def __init__(self, importer):
+        self.importer = importer  # the zip's own finder for the directory
+
+    def find_spec(self, name, target=None):
+        try:
+            if not name.startswith(PACKAGE) or self.importer.is_package(name):
+                return self.importer.find_spec(name, target)
+        except zipimport.ZipImportError:
+            return None  # no such module in the zip
+        # the spec is made here: the zip's own find_spec compiles the file just to learn its name
+        filename = os.path.join(self.importer.archive, self.importer.prefix, name.rpartition(".")[2] + ".py")
+        spec = ModuleSpec(name, CachingLoader(self.importer, filename), origin=filename)
+        spec.has_location = True
+        return spec
 
     def invalidate_caches(self):
         """Nothing to forget: entries are named by their source."""
@@ -96,19 +105,15 @@ class CachingLoader:
     def get_code(self, name):
         source = self.get_source(name)
         entry = "%s.%s%s" % (name.rpartition(".")[2], source_digest(source), SUFFIX)
-        directory = open_cache_directory()
-        try:
-            code = read_entry(directory, entry) if directory is not None else None
-            if code is None:
-                code = compile(source, self.filename, "exec", dont_inherit=True)
-                if directory is not None:
-                    write_entry(directory, entry, code)
-            else:
-                fix_filename(code, self.filename)
-            return code
-        finally:
+        directory = cache_directory()
+        code = read_entry(directory, entry) if directory is not None else None
+        if code is None:
+            code = compile(source, self.filename, "exec", dont_inherit=True)
             if directory is not None:
-                os.close(directory)
+                write_entry(directory, entry, code)
+        else:
+            fix_filename(code, self.filename)
+        return code
 
 
 def source_digest(source):
@@ -122,9 +127,16 @@ def cache_path():
     return os.path.join(base, "virtops.storage", "bytecode")
 
 
-def open_cache_directory():
-    """A descriptor of the cache directory, made if missing; None unless only this user can write to it."""
+def cache_directory():
+    """A descriptor of the cache directory (opened once per process, made if missing); None if it is not private."""
     path = cache_path()
+    if path not in _OPENED:
+        _OPENED[path] = open_cache_directory(path)
+    return _OPENED[path]
+
+
+def open_cache_directory(path):
+    """A descriptor of the directory ``path``, made if missing; None unless only this user can write to it."""
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
         directory = os.open(path, os.O_RDONLY | os.O_DIRECTORY | _OPEN_NOFOLLOW)

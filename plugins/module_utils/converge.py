@@ -85,6 +85,7 @@ class Converger:
         self.connection = connection
         self.warnings = []
         self.applied = False  # whether this run changed the object (facts may reuse what read_current read)
+        self.found = None  # whether the object was there when this run read it
 
     def read_current(self):
         """Return the current state as a comparable dict, or None when absent (after read_desired)."""
@@ -127,6 +128,7 @@ class Converger:
 
     def _converge(self, desired):
         current = self.read_current()
+        self.found = current is not None
         actions = self.plan(current, desired)
         done = []
         if not self.module.check_mode:

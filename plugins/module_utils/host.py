@@ -8,9 +8,15 @@ its own module, fed an ``ObjectModule`` (the object's parameters, the task's
 check and diff mode, the real module's commands and no_log values), all over
 ONE connection. Every item is validated first, with the option spec of its
 module (composed, not written again): a bad item fails the task before anything
-changes. Then the objects are converged in dependency order (secrets, pools,
+changes. Then the whole declaration is planned (each converger in check mode):
+a refusal (data at stake, an object in use) or any other error of any object
+fails the task before the first change. When the plan changes nothing, it is
+the result; else the objects are converged in dependency order (secrets, pools,
 volumes, disks); the first failure stops the run, and the error says per object
 what was done and what not. Objects not declared are never touched.
+
+What check mode cannot see is planned only when the run gets there: the volumes
+and disks inside a pool that the run itself makes or starts.
 """
 
 from __future__ import annotations
@@ -99,6 +105,36 @@ KINDS = dict((kind.name, kind) for kind in (
 ))
 
 
+def made(obj):
+    """The references (kind, name) by which other objects of the declaration name ``obj``."""
+    if obj.kind.name == "secret":
+        return [ref for ref in (("secret", obj.params.get("uuid")), ("secret", obj.params.get("usage_id"))) if ref[1]]
+    return [(obj.kind.name, obj.id)]
+
+
+def needs(obj):
+    """The references (kind, name) of the objects ``obj`` is made from or inside: its pool, the volumes it is
+    cloned from or backed by, the volume a disk attaches, the secret of an encrypted volume or a pool's auth."""
+    params = obj.params
+    if obj.kind.name == "volume":
+        refs = [("pool", params["pool"])]
+        for key in ("backing_store", "clone_from"):
+            source = params.get(key) or {}
+            if source.get("name"):
+                refs.append(("volume", "%s/%s" % (source.get("pool") or params["pool"], source["name"])))
+        secret = (params.get("encryption") or {}).get("secret") or {}
+    elif obj.kind.name == "disk":
+        volume = params.get("volume") or {}
+        refs = [("pool", volume["pool"]), ("volume", "%s/%s" % (volume["pool"], volume["name"]))] if volume else []
+        secret = {}
+    elif obj.kind.name == "pool":
+        refs = []
+        secret = ((params.get("source") or {}).get("auth") or {}).get("secret") or {}
+    else:
+        return []
+    return refs + [("secret", secret[key]) for key in ("uuid", "usage") if secret.get(key)]
+
+
 class ObjectModule:
     """What a converger uses of an AnsibleModule, for one object of the declaration.
 
@@ -106,10 +142,10 @@ class ObjectModule:
     no_log values (a converger adds a URL's password there) are the real module's.
     """
 
-    def __init__(self, module, params):
+    def __init__(self, module, params, check_mode=None):
         self._module = module
         self.params = params
-        self.check_mode = module.check_mode
+        self.check_mode = module.check_mode if check_mode is None else check_mode
         self._diff = module._diff
         self.no_log_values = module.no_log_values
 
@@ -154,22 +190,57 @@ class HostConverger:
         objects = self._declared_objects()
         for obj in objects:  # every item validated, and its desired state built, before anything changes
             obj.desired = self._checked(obj, obj.converger.read_desired)
-        planned_pools = set()
+        plan = self._plan(objects)
+        if self.module.check_mode or not any(obj.result["changed"] for obj in plan):
+            return self._result(plan)  # check mode, or a run that would change nothing: the plan read all there is
+        self.connection.pool_handles = None  # the plan's pool handles are from before the pools change
+        self._converge_all(objects, check_mode=False)
+        return self._result(objects)
+
+    def _plan(self, objects):
+        """Every object planned by a converger of its own in check mode; the first error fails before any change."""
+        plan = []
+        for obj in objects:
+            planned = DeclaredObject(obj.kind, obj.where, obj.params, None)
+            planned.converger = obj.kind.converger(ObjectModule(self.module, obj.params, check_mode=True),
+                                                   self.connection)
+            planned.desired = planned.converger.read_desired()  # the converger keeps what it reads there
+            plan.append(planned)
+        try:
+            self._converge_all(plan, check_mode=True)
+        except VirtopsError as exc:
+            failed = next(obj for obj in plan if obj.result is None)
+            raise self._refused(failed, plan, exc)
+        return plan
+
+    def _converge_all(self, objects, check_mode):
+        """Converge (or, in check mode, plan) ``objects`` in order; the first error stops, saying what was done."""
+        made_by_run = set()  # in check mode: what the run makes first, which libvirt cannot be asked about yet
         for obj in objects:
             if obj.kind.name in ("volume", "disk") and self.connection.pool_handles is None:
                 self.connection.pool_handles = {}  # the pools are converged: their volumes share their handles
-            if self.module.check_mode and self._after_planned_pool(obj, planned_pools):
-                obj.result = {"changed": True, "actions": ["converge once pool %s is made or started (check mode "
-                                                           "cannot plan inside a pool that does not run yet)"
-                                                           % self._pool_of(obj)]}
+            waits_for = [ref for ref in needs(obj) if ref in made_by_run] if check_mode else []
+            if waits_for:
+                obj.result = {"changed": True, "actions": [
+                    "converge once %s %s is made or started (check mode cannot plan over what the run makes "
+                    "first)" % waits_for[0]]}
+                made_by_run.update(made(obj))
                 continue
             try:
                 obj.result = obj.converger.converge(obj.desired)
             except VirtopsError as exc:
+                if check_mode:
+                    raise
                 raise self._stopped(obj, objects, exc)
-            if obj.kind.name == "pool" and obj.result["changed"] and not (obj.result.get("pool") or {}).get("active"):
-                planned_pools.add(obj.id)
-        return self._result(objects)
+            if check_mode and obj.result["changed"] and self._not_there_yet(obj):
+                made_by_run.update(made(obj))
+
+    @staticmethod
+    def _not_there_yet(obj):
+        """In check mode: whether the run makes (or, a pool, starts) the object, so it is not there to look at."""
+        if obj.kind.name == "pool":
+            return not (obj.result.get("pool") or {}).get("active")
+        return not obj.converger.found and obj.params.get("state") != "absent"
 
     # -- the declaration
     def _declared_objects(self):
@@ -232,15 +303,6 @@ class HostConverger:
             exc.msg = "%s (%s %s): %s" % (obj.where, obj.kind.name, obj.id, exc.msg)
             raise
 
-    @staticmethod
-    def _pool_of(obj):
-        if obj.kind.name == "volume":
-            return obj.params["pool"]
-        return (obj.params.get("volume") or {}).get("pool")
-
-    def _after_planned_pool(self, obj, planned_pools):
-        return obj.kind.name in ("volume", "disk") and self._pool_of(obj) in planned_pools
-
     # -- the result
     def _stopped(self, failed, objects, exc):
         """The error of the object that failed, with what the run did before it and what it did not do."""
@@ -255,6 +317,21 @@ class HostConverger:
         exc.details["changes"] = self._changes(done)
         exc.details["not_done"] = ["%s %s" % (obj.kind.name, obj.id) for obj in [failed] + left]
         exc.details["summary"] = self._summary(objects)
+        return exc
+
+    def _refused(self, failed, plan, exc):
+        """The error of the object whose plan failed: nothing was changed."""
+        planned = [obj for obj in plan if obj.result is not None]
+        failed.name_inside(exc)
+        exc.msg = ("%s (%s %s): %s. Nothing was changed: the whole declaration is planned before the first change "
+                   "(%d object(s) planned before this one)" % (
+                       failed.where, failed.kind.name, failed.id, exc.msg, len(planned)))
+        exc.details["changes"] = []
+        exc.details["not_done"] = ["%s %s" % (obj.kind.name, obj.id) for obj in [failed] + [
+            obj for obj in plan if obj is not failed]]
+        for obj in plan:
+            obj.result = None
+        exc.details["summary"] = self._summary(plan)
         return exc
 
     def _result(self, objects):

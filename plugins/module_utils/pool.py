@@ -569,15 +569,16 @@ class PoolConverger(Converger):
     def _refuse_volumes_in_use(self, row, spec, names):
         """delete_volumes deletes every volume of the pool: not one a guest uses or that backs another pool's."""
         from ansible_collections.virtops.storage.plugins.module_utils.volume import (  # lazy: see top
-            PoolHandle, backing_users, guests_using, volumes_backed_by)
+            PoolHandle, backing_users, comparable_guest_disks, guests_using_resolved, volumes_backed_by)
 
         target = (spec.get("target") or {}).get("path")
         handle = PoolHandle(self.pool, self.name, spec, row)
-        disks, clones = self.connection.guest_disks(), backing_users(self.connection)
+        local = self.connection.is_local()
+        disks, clones = comparable_guest_disks(self.connection.guest_disks(), local), backing_users(self.connection)
         used = []
         for name in names:
             volume = {"name": name, "path": os.path.join(target, name) if target else None}
-            users = guests_using(disks, handle, volume, self.connection.is_local()) + [
+            users = guests_using_resolved(disks, handle, volume, local) + [
                 where for where in volumes_backed_by(self.connection, volume["path"], clones)
                 if not where.startswith(self.name + "/")]
             if users:

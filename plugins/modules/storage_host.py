@@ -16,9 +16,15 @@ description:
     M(virtops.storage.disk_attach)) without O(uri), and is converged by the same code, so the same declaration
     gives the same end state either way.
   - Every item is validated first (its options, the declaration's defaults merged in); a bad item fails the task
-    before anything changes. The objects are then converged in dependency order, secrets, pools, volumes, disks.
-    The first failure stops the run; the error says which object failed, what was done before it and what was
-    not.
+    before anything changes.
+  - Then the whole declaration is planned, each object as its module plans it in check mode, safety refusals
+    included (a shrink without C(allow_shrink), a volume in use, data at stake). An object refused
+    anywhere in the declaration fails the task before the first change, and the error names its item and says
+    that nothing was changed. When the plan changes nothing, the task ends there.
+  - Else the objects are converged in dependency order, secrets, pools, volumes, disks. The first failure stops
+    the run; the error says which object failed, what was done before it and what was not. What the plan could
+    not see is checked when the run gets there (the volumes and disks inside a pool that the run itself makes or
+    starts, or over a volume or secret it makes first).
   - Objects the declaration does not list are never touched. An object is removed only by C(state=absent) on its
     item.
   - The hypervisor_storage role of this collection is this module with its variables validated.

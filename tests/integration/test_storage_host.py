@@ -12,7 +12,7 @@ import os
 import re
 
 from .conftest import run_module, run_ok, virsh, warnings_of, workdir  # noqa: F401  pylint: disable=unused-import
-from .volume_helpers import define_guest, qemu_img_info, undefine_guest, vol_names
+from .volume_helpers import define_guest, qemu_img_info, sha256_file, undefine_guest, vol_names
 
 PASSPHRASE = "storage-host-passphrase-7f3a"
 MIB = 1024 * 1024
@@ -198,8 +198,44 @@ def test_a_failure_part_way_says_what_was_done_and_a_rerun_converges(prefix, wor
             prefix + "a/golden.qcow2", prefix + "a/clone.qcow2", prefix + "a/secure.qcow2", prefix + "a/raw.img",
             prefix + "b/b1.qcow2")], result["not_done"]
         assert pool_rows(prefix) == {prefix + "a": ("active", "yes")}  # pool b undone, its volumes never tried
-        assert run_host(args)["changed"] is True
+        rerun = run_host(args)
+        assert rerun.get("changed") is True, rerun
         host_converged(prefix, dirs)
+    finally:
+        remove_all(prefix, workdir)
+
+
+def test_a_refusal_anywhere_fails_before_the_first_change(prefix, workdir):  # noqa: F811  pylint: disable=redefined-outer-name
+    """The whole declaration is planned first: an object refused late in the order (data at stake) fails the task
+    before the objects declared before it change, in check mode and for real; the refusal names its item."""
+    args, dirs = declaration(prefix, workdir)
+    try:
+        run_host(args)
+        golden = os.path.join(dirs[prefix + "a"], "golden.qcow2")
+        checksums = dict((name, sha256_file(os.path.join(dirs[prefix + "a"], name))) for name in vol_names(prefix + "a"))
+        shrink = json.loads(json.dumps(args))
+        shrink["pools"][0]["volumes"].insert(0, dict(name="new.qcow2", capacity="4M"))
+        shrink["pools"][1]["volumes"][0]["capacity"] = "4M"  # a smaller b1.qcow2: refused without allow_shrink
+        base_of_a_clone = json.loads(json.dumps(args))
+        base_of_a_clone["secrets"][0]["description"] = "a changed description, never applied"
+        base_of_a_clone["pools"][0]["volumes"].insert(0, dict(name="new.qcow2", capacity="4M"))
+        base_of_a_clone["pools"][0]["volumes"][1] = dict(name="golden.qcow2", state="absent")  # a clone's base
+        for declared_args, where, fragment in ((shrink, "pools[1].volumes[0]", "allow_shrink"),
+                                               (base_of_a_clone, "pools[0].volumes[1]", "allow_in_use")):
+            for check in (True, False):
+                result = run_host(declared_args, check=check)
+                assert result.get("failed") is True and result["param"].startswith(where), result
+                assert fragment in result["msg"] and "Nothing was changed" in result["msg"], result["msg"]
+                assert result["changes"] == [] and result["not_done"][0].startswith("volume"), result
+                assert sum(counts["not_done"] for counts in result["summary"].values()) == 9, result["summary"]
+                assert "new.qcow2" not in vol_names(prefix + "a")
+                assert qemu_img_info(os.path.join(dirs[prefix + "b"], "b1.qcow2"))["virtual-size"] == 8 * MIB
+                assert os.path.exists(golden)
+                assert all("never applied" not in virsh("secret-dumpxml", line.split()[0])
+                           for line in secret_usages(workdir))
+        assert checksums == dict((name, sha256_file(os.path.join(dirs[prefix + "a"], name)))
+                                 for name in vol_names(prefix + "a"))
+        assert run_host(args)["changed"] is False
     finally:
         remove_all(prefix, workdir)
 

@@ -121,6 +121,9 @@ class FakeVolume(Failures):
         spec = parse_volume_xml(self.xml)
         return [0, spec.get("capacity") or 0, spec.get("allocation") or 0]
 
+    def path(self):
+        return parse_volume_xml(self.xml).get("path")
+
     def _log(self, *entry):
         if self.pool is not None:
             self.pool.libvirt_conn.log.append(entry + (self._name,))

@@ -8,7 +8,9 @@ switch set to off mean an ordinary compile. Files outside a zip are left to Pyth
 import importlib.util
 import os
 import sys
+import types
 import zipfile
+import zipimport
 
 import pytest
 
@@ -47,7 +49,8 @@ def load(zip_path):
     """Import the probe from ``zip_path`` through the cache's finder; the module object."""
     zipimport_cache = sys.modules["zipimport"]._zip_directory_cache
     zipimport_cache.pop(zip_path, None)  # a rewritten zip at the same path is read again
-    spec = bytecode_cache.CachingFinder().find_spec(NAME, [zip_path + "/" + PACKAGE_DIR])
+    finder = bytecode_cache.CachingFinder(zipimport.zipimporter(zip_path + "/" + PACKAGE_DIR))
+    spec = finder.find_spec(NAME)
     assert spec is not None and isinstance(spec.loader, bytecode_cache.CachingLoader)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -90,7 +93,7 @@ def test_a_changed_source_gets_a_new_entry_and_the_old_one_goes(tmp_path, cache_
 def test_a_directory_others_can_write_to_is_not_used(tmp_path, cache_home, compiles):
     cache_home.mkdir(parents=True)
     cache_home.chmod(0o777)
-    for _ in range(2):
+    for dummy in range(2):
         assert load(make_zip(tmp_path / "a.zip", "VALUE = 3\n")).VALUE == 3
     assert len(compiles) == 2 and entries(cache_home) == []
 
@@ -121,27 +124,54 @@ def test_an_unwritable_cache_is_an_ordinary_compile(tmp_path, monkeypatch, compi
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
-    for _ in range(2):
+    for dummy in range(2):
         assert load(make_zip(tmp_path / "a.zip", "VALUE = 6\n")).VALUE == 6
     assert len(compiles) == 2
 
 
-def test_files_outside_a_zip_are_left_to_python(tmp_path):
+def test_a_module_not_in_the_zip_is_not_found(tmp_path):
+    zip_path = make_zip(tmp_path / "a.zip", "VALUE = 7\n")
+    finder = bytecode_cache.CachingFinder(zipimport.zipimporter(zip_path + "/" + PACKAGE_DIR))
+    assert finder.find_spec(bytecode_cache.PACKAGE + "missing") is None
+
+
+@pytest.fixture
+def package_at(monkeypatch):
+    """Make this collection's module_utils package seem to come from ``directory`` (a zip's, or a real one)."""
+    monkeypatch.setattr(sys, "path_importer_cache", dict(sys.path_importer_cache))
+
+    def place(directory):
+        package = types.ModuleType(bytecode_cache.PACKAGE[:-1])
+        package.__path__ = [directory]
+        monkeypatch.setitem(sys.modules, bytecode_cache.PACKAGE[:-1], package)
+        return directory
+    return place
+
+
+def test_installed_on_the_packages_directory_in_the_zip(tmp_path, package_at, cache_home, compiles):
+    entry = package_at(make_zip(tmp_path / "a.zip", "VALUE = 8\n") + "/" + PACKAGE_DIR)
+    bytecode_cache.install()
+    bytecode_cache.install()  # once, however often a module asks
+    finder = sys.path_importer_cache[entry]
+    assert isinstance(finder, bytecode_cache.CachingFinder)
+    assert isinstance(finder.find_spec(NAME).loader, bytecode_cache.CachingLoader)
+
+
+def test_files_outside_a_zip_are_left_to_python(tmp_path, package_at):
     package = tmp_path / PACKAGE_DIR
     package.mkdir(parents=True)
     (package / "cache_probe.py").write_text("VALUE = 7\n")
-    assert bytecode_cache.CachingFinder().find_spec(NAME, [str(package)]) is None
-    assert bytecode_cache.CachingFinder().find_spec("other.package.cache_probe", [str(package)]) is None
+    entry = package_at(str(package))
+    bytecode_cache.install()
+    assert not isinstance(sys.path_importer_cache.get(entry), bytecode_cache.CachingFinder)
 
 
 @pytest.mark.parametrize("switch, installed", [("off", False), ("0", False), ("on", True), (None, True)])
-def test_the_switch(monkeypatch, switch, installed):
-    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+def test_the_switch(tmp_path, package_at, monkeypatch, switch, installed):
+    entry = package_at(make_zip(tmp_path / "a.zip", "VALUE = 9\n") + "/" + PACKAGE_DIR)
     if switch is None:
         monkeypatch.delenv(bytecode_cache.SWITCH, raising=False)
     else:
         monkeypatch.setenv(bytecode_cache.SWITCH, switch)
     bytecode_cache.install()
-    bytecode_cache.install()  # once per process, however often a module asks
-    found = [finder for finder in sys.meta_path if isinstance(finder, bytecode_cache.CachingFinder)]
-    assert len(found) == (1 if installed else 0)
+    assert isinstance(sys.path_importer_cache.get(entry), bytecode_cache.CachingFinder) is installed
