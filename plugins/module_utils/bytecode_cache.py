@@ -66,8 +66,9 @@ class CachingFinder:
 
     def find_spec(self, name, target=None):
         try:
-            if not name.startswith(PACKAGE) or self.importer.is_package(name):
-                return self.importer.find_spec(name, target)
+            if not name.startswith(PACKAGE) or self.importer.is_package(name):  # none so far: Python's own way
+                find_spec = getattr(self.importer, "find_spec", None)  # Python 3.10 and later
+                return find_spec(name, target) if find_spec is not None else None
         except zipimport.ZipImportError:
             return None  # no such module in the zip
         # the spec is made here: the zip's own find_spec compiles the file just to learn its name

@@ -163,12 +163,12 @@ class ObjectModule:
 class DeclaredObject:
     """One object of the declaration: where it was declared, its kind, identity, converger and desired state."""
 
-    def __init__(self, kind, where, params, converger):
+    def __init__(self, kind, where, params):
         self.kind = kind
         self.where = where  # the item's place among the options, for messages: pools[1].volumes[0]
         self.id = kind.identity(params)
         self.params = params
-        self.converger = converger
+        self.converger = None  # made when the object's turn comes, dropped after it
         self.desired = None
         self.result = None
 
@@ -188,8 +188,6 @@ class HostConverger:
 
     def run(self):
         objects = self._declared_objects()
-        for obj in objects:  # every item validated, and its desired state built, before anything changes
-            obj.desired = self._checked(obj, obj.converger.read_desired)
         plan = self._plan(objects)
         if self.module.check_mode or not any(obj.result["changed"] for obj in plan):
             return self._result(plan)  # check mode, or a run that would change nothing: the plan read all there is
@@ -199,19 +197,21 @@ class HostConverger:
 
     def _plan(self, objects):
         """Every object planned by a converger of its own in check mode; the first error fails before any change."""
-        plan = []
-        for obj in objects:
-            planned = DeclaredObject(obj.kind, obj.where, obj.params, None)
-            planned.converger = obj.kind.converger(ObjectModule(self.module, obj.params, check_mode=True),
-                                                   self.connection)
-            planned.desired = planned.converger.read_desired()  # the converger keeps what it reads there
-            plan.append(planned)
+        plan = [DeclaredObject(obj.kind, obj.where, obj.params) for obj in objects]
+        for obj in plan:  # every item validated, and its desired state built, before libvirt is asked anything
+            self._prepare(obj, check_mode=True)
         try:
             self._converge_all(plan, check_mode=True)
         except VirtopsError as exc:
             failed = next(obj for obj in plan if obj.result is None)
             raise self._refused(failed, plan, exc)
         return plan
+
+    def _prepare(self, obj, check_mode):
+        """Give ``obj`` its converger (fed the object's parameters) and its desired state."""
+        obj.converger = obj.kind.converger(ObjectModule(self.module, obj.params, check_mode=check_mode),
+                                           self.connection)
+        obj.desired = self._checked(obj, obj.converger.read_desired)
 
     def _converge_all(self, objects, check_mode):
         """Converge (or, in check mode, plan) ``objects`` in order; the first error stops, saying what was done."""
@@ -225,7 +225,10 @@ class HostConverger:
                     "converge once %s %s is made or started (check mode cannot plan over what the run makes "
                     "first)" % waits_for[0]]}
                 made_by_run.update(made(obj))
+                obj.converger = None
                 continue
+            if obj.converger is None:
+                self._prepare(obj, check_mode)
             try:
                 obj.result = obj.converger.converge(obj.desired)
             except VirtopsError as exc:
@@ -234,6 +237,7 @@ class HostConverger:
                 raise self._stopped(obj, objects, exc)
             if check_mode and obj.result["changed"] and self._not_there_yet(obj):
                 made_by_run.update(made(obj))
+            obj.converger = None  # what it read is in the result: not kept for a thousand objects
 
     @staticmethod
     def _not_there_yet(obj):
@@ -279,10 +283,7 @@ class HostConverger:
         if result.error_messages:
             raise ParameterError(where, "; ".join(result.error_messages))
         self.module.no_log_values.update(result._no_log_values)  # pylint: disable=protected-access
-        valid = dict(result.validated_parameters, uri=self.params["uri"])
-        obj = DeclaredObject(kind, where, valid, None)
-        obj.converger = kind.converger(ObjectModule(self.module, valid), self.connection)
-        return obj
+        return DeclaredObject(kind, where, dict(result.validated_parameters, uri=self.params["uri"]))
 
     @staticmethod
     def _refuse_twice(objects):
@@ -338,7 +339,7 @@ class HostConverger:
         result = {"changed": any(obj.result["changed"] for obj in objects),
                   "summary": self._summary(objects), "changes": self._changes(objects)}
         if self.params.get("return_facts"):
-            result["objects"] = [dict(kind=obj.kind.name, id=obj.id, facts=obj.result.get(obj.converger.result_key))
+            result["objects"] = [dict(kind=obj.kind.name, id=obj.id, facts=obj.result.get(obj.kind.converger.result_key))
                                  for obj in objects]
         if self.module._diff:
             result["diff"] = [dict(obj.result["diff"], before_header="%s %s" % (obj.kind.name, obj.id),
