@@ -13,7 +13,10 @@ log() { echo "install-deps: $*" >&2; }
 APT_PACKAGES="libvirt-daemon-system libvirt-clients libvirt-dev pkg-config gcc python3-dev
  qemu-system-x86 qemu-utils qemu-block-extra parted tgt e2fsprogs xfsprogs util-linux
  libxml2-utils iproute2 libvirt-daemon-driver-storage-iscsi-direct
- libvirt-daemon-driver-storage-rbd libvirt-daemon-driver-storage-gluster xz-utils"
+ libvirt-daemon-driver-storage-rbd libvirt-daemon-driver-storage-gluster xz-utils
+ ceph-mon ceph-osd ceph-mgr ceph-common glusterfs-server glusterfs-client"
+# ceph-*, glusterfs-*: the single-node Ceph and Gluster servers the rbd and gluster tests start on 127.0.0.1
+# (tests/integration/backends/ceph-up, gluster-up)
 # xz-utils: tests/integration/linux_guest/build.sh unpacks the guest kernel (its
 # cpio is busybox's; the kernel and busybox-static are downloaded, not installed)
 missing=""

@@ -496,7 +496,15 @@ class PoolConverger(Converger):
                 self._creation.device = spec["source"]["devices"][0]["path"]
 
     def _start(self):
-        self._creating("starting pool %s" % self.name, self.pool.create, 0)
+        try:
+            self._creating("starting pool %s" % self.name, self.pool.create, 0)
+        except LibvirtCallError as exc:
+            spec = parse_pool_xml(self.pool.XMLDesc(0))
+            if spec["type"] != "rbd":
+                raise
+            from ansible_collections.virtops.storage.plugins.module_utils.backend_errors import (  # lazy: rbd only
+                rbd_start_error)
+            raise rbd_start_error(spec, exc, self.connection.is_local())
 
     def _creating(self, action, function, flags):
         """Build or start; when that fails on a pool this task defined, ``run`` undoes the pool."""

@@ -45,10 +45,11 @@ SOURCE_FIELDS = (
     "initiator_iqn", "protocol_version", "vendor", "product",
 )
 
-# Backend operations (the virStorageBackend callbacks a type sets).
+# Backend operations (the virStorageBackend callbacks a type sets; volume_delete_snapshots: its volume deletion
+# takes VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS).
 OPERATIONS = (
     "build", "delete", "volume_create", "volume_clone", "volume_delete", "volume_resize",
-    "volume_wipe", "volume_upload", "volume_download",
+    "volume_wipe", "volume_upload", "volume_download", "volume_delete_snapshots",
 )
 # Volume options beyond name/capacity/format a pool type's volumes take (see VOLUME_OPTIONS_*).
 VOLUME_OPTIONS = ("allocation", "preallocation", "permissions", "qcow2", "nocow", "backing_store",
@@ -168,7 +169,8 @@ POOL_TYPES = dict((t.name, t) for t in (
           source_conflict="type"),
     _type("rbd", required=("hosts", "name"), optional=("auth",), max_hosts=64, target="none",
           extras=("config_options", "refresh_volume_allocation"), auth_types=("ceph",),
-          operations=["volume_create", "volume_clone", "volume_delete", "volume_resize", "volume_wipe"],
+          operations=["volume_create", "volume_clone", "volume_delete", "volume_resize", "volume_wipe",
+                      "volume_delete_snapshots"],
           volume_formats=("raw",), disk_type="network", disk_protocol="rbd", volume_disk=False),
     _type("gluster", required=("hosts",), optional=("name", "dir"), max_hosts=1, target="none",
           named_by_source=True,

@@ -15,6 +15,7 @@ from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import (
     RAW_FORMATS, build_disk_xml, check_disk_options, disk_uses, guest_disk, volume_references)
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, UnsafeActionError, VirtopsError)
+from ansible_collections.virtops.storage.plugins.module_utils.host_lock import host_locks
 from ansible_collections.virtops.storage.plugins.module_utils.host_probe import HostProbe
 from ansible_collections.virtops.storage.plugins.module_utils.params import canonical_uuid
 from ansible_collections.virtops.storage.plugins.module_utils.image_import import (
@@ -260,9 +261,15 @@ def delete_volume(module, connection, handle, volume, records):
     delete_volumes both come here.
     """
     name = volume.name()
+    with_snapshots = bool(module.params.get("delete_snapshots"))
     try:
-        call("deleting volume %s of pool %s" % (name, handle.name), volume.delete, 0)
+        call("deleting volume %s of pool %s" % (name, handle.name), volume.delete,
+             libvirt.VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS if with_snapshots else 0)
     except LibvirtCallError as exc:
+        if handle.row.name == "rbd":
+            from ansible_collections.virtops.storage.plugins.module_utils.backend_errors import (  # lazy: rbd only
+                rbd_delete_error)
+            raise rbd_delete_error(name, call("reading volume %s path" % name, volume.path), exc)
         if handle.row.volume_naming != "partition" or _PARTED_NAME_BUG not in exc.msg:
             raise
         _remove_partition(module, connection, handle, name, exc)
@@ -394,6 +401,9 @@ class VolumeConverger(Converger):
         if not supports(row, "volume_delete"):
             raise ParameterError("state", "pool %s is a %s pool, which cannot delete volumes (libvirt's %s backend has "
                                  "no volume deletion)" % (self.handle.name, row.name, row.name))
+        if self.params.get("delete_snapshots") and not supports(row, "volume_delete_snapshots"):
+            raise ParameterError("delete_snapshots", "%s pools have no volume snapshots to delete (rbd pools do)" % (
+                row.name))
         spec = current["spec"]
         self._refuse_in_use(spec, "deleting it")
         actions = []
@@ -927,6 +937,9 @@ class VolumeInfoReader:
         """Return the module result: ``volumes`` (facts, used_by, disk) and, for one name, ``exists``."""
         handle = lookup_active_pool(self.connection, self.params["pool"])
         check_disk_options(handle.row, self.params.get("disk"))
+        if self.params.get("refresh"):
+            with host_locks(self.connection.uri, [], ["pool/" + handle.name]):
+                refresh_pool(handle)
         name = self.params.get("name")
         if name:
             volume = lookup_volume(handle, name)

@@ -89,6 +89,8 @@ def desired_from_params(params):
                 raise ParameterError(key, "does not apply with state: absent")
     if desired["wipe_algorithm"] and not desired["wipe"]:
         raise ParameterError("wipe_algorithm", "only applies with wipe: true")
+    if params.get("delete_snapshots") and desired["state"] != "absent":
+        raise ParameterError("delete_snapshots", "only applies with state: absent")
     return desired
 
 
@@ -254,6 +256,7 @@ VOLUME_ARGUMENT_SPEC = dict(
             uuid=dict(type="str"), usage=dict(type="str"))))),
     allow_shrink=dict(type="bool", default=False),
     allow_in_use=dict(type="bool", default=False),
+    delete_snapshots=dict(type="bool", default=False),
     wipe=dict(type="bool", default=False),
     wipe_algorithm=dict(type="str", choices=list(WIPE_ALGORITHMS)),
     disk=dict(type="dict", options=DISK_OPTIONS_SPEC),

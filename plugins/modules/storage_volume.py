@@ -229,6 +229,15 @@ options:
         backing store of other volumes (linked clones). Those guests and clones break.
     type: bool
     default: false
+  delete_snapshots:
+    description:
+      - rbd pools, with O(state=absent) only. Delete the image's snapshots with it (libvirt's
+        C(VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS)); without it Ceph refuses to delete an image that has any.
+      - libvirt leaves a protected snapshot on an image for every clone made from it with O(clone_from), so the
+        base of rbd clones needs this once its clones are gone. Ceph still refuses while a clone depends on a
+        snapshot (the task says so and deletes nothing).
+    type: bool
+    default: false
   wipe:
     description:
       - Wipe the volume's data with O(wipe_algorithm). With O(state=present) the volume is kept; a zero

@@ -30,6 +30,16 @@ options:
       - Name of one volume. When not set, every volume of the pool is returned.
       - A missing volume is not an error; RV(exists) is V(false) and RV(volumes) empty.
     type: str
+  refresh:
+    description:
+      - Refresh the pool first (what C(virsh pool-refresh) does), so that volumes made or deleted outside this
+        libvirt show as they are now - on another hypervisor sharing an rbd, gluster or netfs pool, or by hand
+        (C(rbd create), C(qemu-img create)). Otherwise libvirt lists what it read when the pool started or was
+        last refreshed.
+      - Reading, not a change (the task reports no change), but it takes the pool's host lock like a volume task,
+        and it waits while another client creates a volume in the pool (libvirt refuses to refresh then).
+    type: bool
+    default: false
 seealso:
   - module: virtops.storage.storage_volume
   - module: virtops.storage.storage_pool_info
@@ -150,6 +160,7 @@ ARGUMENT_SPEC = dict(
     pool=dict(type="str", required=True),
     name=dict(type="str"),
     disk=dict(type="dict", options=DISK_OPTIONS_SPEC),
+    refresh=dict(type="bool", default=False),
 )
 ARGUMENT_SPEC.update(CONNECTION_ARGUMENT_SPEC)
 

@@ -152,19 +152,45 @@ def iscsi():
     A random portal port (from 3262) and control port (20-60) so that it never
     meets another run's tgtd; a port somebody else holds is retried.
     """
-    backend = None
-    errors = []
-    for dummy in range(6):
-        backend = Backend("iscsi", ISCSI_PORT=3262 + random.randint(0, 2000),
-                          TGT_CONTROL_PORT=random.randint(20, 60))
-        try:
-            facts = backend.up()
-            break
-        except AssertionError as exc:  # port in use: up() already ran down()
-            errors.append(str(exc))
-            backend = None
-    assert backend is not None, "iscsi-up never succeeded: %s" % errors
+    def settings():
+        return dict(ISCSI_PORT=3262 + random.randint(0, 2000), TGT_CONTROL_PORT=random.randint(20, 60))
+    backend = started_on_free_ports("iscsi", settings)
     try:
-        yield facts
+        yield backend.facts
     finally:
         backend.down()
+
+
+def started_on_free_ports(kind, settings, attempts=6):
+    """A Backend of ``kind`` up with ``settings()`` (random ports); other ports when some are taken."""
+    errors = []
+    for dummy in range(attempts):
+        backend = Backend(kind, **settings())
+        try:
+            backend.up()
+            return backend
+        except AssertionError as exc:  # a port in use: up() already ran down()
+            errors.append(str(exc))
+    raise AssertionError("%s-up never succeeded: %s" % (kind, errors))
+
+
+@pytest.fixture(scope="session")
+def ceph():
+    """A single-node Ceph on 127.0.0.1 (1 mon, 1 osd on a 4 GiB file, 1 mgr, cephx); its facts, for the whole run.
+
+    Random monitor ports (from 16789) so that it never meets another run's cluster; ports somebody else holds
+    are retried. ``ceph_admin(*args)`` runs the ``ceph``/``rbd`` command line against it. Stopped at the end.
+    """
+    def settings():
+        port = 16789 + 2 * random.randint(0, 4000)
+        return dict(CEPH_MON_PORT=port, CEPH_MON_PORT_V2=port + 1, CEPH_OSD_SIZE="4G")
+    backend = started_on_free_ports("ceph", settings, attempts=4)
+    try:
+        yield backend.facts
+    finally:
+        backend.down()
+
+
+def ceph_admin(facts, command, *args, check=True):
+    """Run ``ceph`` or ``rbd`` (``command``) as client.admin of the cluster of ``facts``; its stdout."""
+    return run([command, "-c", facts["CEPH_CONF"]] + list(args), check=check).stdout
