@@ -194,3 +194,18 @@ def ceph():
 def ceph_admin(facts, command, *args, check=True):
     """Run ``ceph`` or ``rbd`` (``command``) as client.admin of the cluster of ``facts``; its stdout."""
     return run([command, "-c", facts["CEPH_CONF"]] + list(args), check=check).stdout
+
+
+@pytest.fixture(scope="session")
+def gluster():
+    """A glusterd on 127.0.0.1 with one started single-brick volume; its facts, for the whole run. Stopped at the end.
+
+    glusterd listens on 24007 (libgfapi and mount.glusterfs know no other port), so one run at a time per host;
+    the volume's name is random, so that a leftover of another run is never taken for this one's.
+    """
+    backend = Backend("gluster", GLUSTER_VOLUME="vt%s" % random.randint(100000, 999999))
+    backend.up()
+    try:
+        yield backend.facts
+    finally:
+        backend.down()
