@@ -22,11 +22,11 @@ import stat
 from ansible_collections.virtops.storage.plugins.module_utils.connection import call, domain_definitions, libvirt
 from ansible_collections.virtops.storage.plugins.module_utils.converge import Action, Converger, differences
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import (
-    BUS_PREFIX, DISK_OPTIONS_SPEC, DRIVER_OPTIONS, IOTUNE_LIMITS, WWN_BUSES, build_disk_xml, check_common_options, check_disk_options,
-    default_options, disk_from_source, disk_references, disk_uses, guest_disk, next_target, parse_disk_element,
-    volume_references)
+    BUS_PREFIX, DISK_OPTIONS_SPEC, DRIVER_OPTIONS, IOTUNE_LIMITS, NETWORK_DEFAULT_PORTS, WWN_BUSES, build_disk_xml,
+    check_common_options, check_disk_options, default_options, disk_from_source, disk_references, disk_uses,
+    guest_disk, next_target, parse_disk_element, volume_references)
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
-    ParameterError, UnsafeActionError, VirtopsError)
+    LibvirtCallError, ParameterError, UnsafeActionError, VirtopsError)
 from ansible_collections.virtops.storage.plugins.module_utils.host_probe import HostProbe
 from ansible_collections.virtops.storage.plugins.module_utils.live_detach import (
     DetachTimeout, detach_live, start_event_loop)
@@ -53,6 +53,17 @@ FIELD_OPTIONS = dict([("driver." + option, "disk." + option) for option in DRIVE
 SHARING_FIELDS = ("type", "source", "readonly", "shareable")
 
 
+# QEMU's gluster driver reads whole 512-byte blocks and takes a short read at the end of a file for an I/O
+# error: a qcow2 image whose length is not a multiple of 512 (qemu-img create ends it with the L1 table) cannot
+# be opened over libgfapi, though it can over a FUSE mount (a netfs pool of format glusterfs)
+GLUSTER_SHORT_READ = "Could not read L1 table: Input/output error"
+GLUSTER_SHORT_READ_HELP = (
+    " (over gluster, QEMU reads whole 512-byte blocks and fails at the end of a qcow2 image whose length is not a "
+    "multiple of 512, as qemu-img creates them: storage_volume pads the qcow2 volumes it makes in a netfs pool of "
+    "format glusterfs; pad this one with 'truncate -s %64K' on the file, which qcow2 ignores, or attach it from "
+    "that netfs pool)")
+
+
 class Definition:
     """One definition of a guest (persistent or live): its ``<disk>`` elements and their disk dicts."""
 
@@ -73,6 +84,9 @@ def comparable(disk, local):
     disk["shareable"] = bool(disk.get("shareable"))
     source = dict(disk.get("source") or {})
     source.pop("encryption", None)  # libvirt adds its engine: compared by the volume, not here
+    default_port = NETWORK_DEFAULT_PORTS.get(source.get("protocol"))
+    if default_port and source.get("hosts"):  # libvirt stores the port a host left out: the same host
+        source["hosts"] = [dict(host, port=host.get("port") or default_port) for host in source["hosts"]]
     disk["source"] = source
     if not source and disk.get("driver"):
         # an empty drive holds no image, so no format: a running guest's empty drive has no driver type
@@ -585,8 +599,13 @@ class AttachmentConverger(Converger):
         return build_disk_xml(disk)
 
     def _attach(self, scope, disk):
-        call("attaching disk %s to %s of guest %s" % (describe(disk), SCOPE_NAMES[scope], self.name),
-             self.domain.attachDeviceFlags, self._attach_xml(disk), self._flags(scope))
+        try:
+            call("attaching disk %s to %s of guest %s" % (describe(disk), SCOPE_NAMES[scope], self.name),
+                 self.domain.attachDeviceFlags, self._attach_xml(disk), self._flags(scope))
+        except LibvirtCallError as exc:
+            if (disk.get("source") or {}).get("protocol") == "gluster" and GLUSTER_SHORT_READ in exc.msg:
+                exc.msg += GLUSTER_SHORT_READ_HELP
+            raise
 
     def _update(self, scope, disk):
         call("updating disk %s in %s of guest %s" % (describe(disk), SCOPE_NAMES[scope], self.name),

@@ -55,6 +55,10 @@ NOT_A_DISK = ("dir", "netdir")
 # network names that are only unique per server: an IQN is chosen by each target (tgtd's default is the
 # same everywhere), while rbd and gluster names are cluster-wide whichever monitor or server is listed
 HOST_SCOPED_PROTOCOLS = ("iscsi",)
+# the port libvirt writes into a network disk's <host> that names none (virStorageSourceNetworkDefaultPort);
+# rbd gets none: librados picks the monitor's ports
+NETWORK_DEFAULT_PORTS = {"gluster": 24007, "iscsi": 3260, "nbd": 10809, "http": 80, "https": 443, "ftp": 21,
+                         "ftps": 990, "tftp": 69, "ssh": 22, "sheepdog": 7000}
 _LUN = re.compile(r"^(?:unit:\d+:\d+:)?(\d+)$")
 # libvirt's domain schema (domaincommon.rng): diskTargetDev and diskSerial, matched whole (fullmatch) as
 # RelaxNG patterns are ('$' would let a trailing line break through)

@@ -28,6 +28,8 @@ from ansible_collections.virtops.storage.plugins.module_utils.volume_spec import
     check_against_pool, creation_spec, desired_from_params)
 from ansible_collections.virtops.storage.plugins.module_utils.volume_xml import build_volume_xml, parse_volume_xml
 
+# a qcow2 file on gluster ends on a whole number of these (see VolumeConverger._fit_for_gluster)
+GLUSTER_QCOW2_ALIGNMENT = 64 * 1024
 # threads reading the volumes of a big pool (read_volumes); the daemon's default max_client_requests is 5
 READ_THREADS = 4
 # the volume fields a returned volume shows (besides xml and the guest disk)
@@ -749,6 +751,7 @@ class VolumeConverger(Converger):
                                      "secret's value is checked only at creation); no volume was created" % exc.msg)
             raise
         self.records.remove(self._record_key())  # a record of an earlier volume of that name is not this one's
+        self._fit_for_gluster(spec)
         if desired["preallocation"] == "full":
             self._undo_on_failure("writing zeros into volume %s" % self.name, lambda: upload_zeros(
                 self.connection.conn, self.volume, spec["capacity"]))
@@ -775,6 +778,29 @@ class VolumeConverger(Converger):
         self.volume = call("cloning volume %s into %s" % (source_volume.name(), self.name),
                            self.handle.pool.createXMLFrom, build_volume_xml(spec), source_volume, 0)
         self.records.remove(self._record_key())  # a record of an earlier volume of that name is not this one's
+        self._fit_for_gluster(spec)
+
+    def _fit_for_gluster(self, spec=None):
+        """Pad a new qcow2 file of a netfs pool of format glusterfs to a whole number of 64 KiB.
+
+        qemu-img ends a qcow2 image with its L1 table, at any length; over gluster (a network disk of the
+        gluster pool on the same volume) QEMU reads whole 512-byte blocks, takes the short read at the end of
+        the file for an I/O error and cannot open the image ("Could not read L1 table"). qcow2 ignores bytes
+        past its last cluster, so the padding changes nothing else.
+        """
+        source = self.handle.spec.get("source") or {}
+        if self.handle.row.name != "netfs" or source.get("format") != "glusterfs" or not self.connection.is_local():
+            return
+        if (spec or read_volume(self.handle, self.volume)[0]).get("format") != "qcow2":
+            return
+        path = call("reading volume %s path" % self.name, self.volume.path)
+        try:
+            size = os.stat(path).st_size
+            if size % GLUSTER_QCOW2_ALIGNMENT:
+                os.truncate(path, size + GLUSTER_QCOW2_ALIGNMENT - size % GLUSTER_QCOW2_ALIGNMENT)
+        except OSError as exc:
+            self.warnings.append("volume %s: padding the qcow2 file for QEMU's gluster driver failed (%s): attached "
+                                 "over gluster it may not open" % (self.name, exc.strerror))
 
     def _content_format(self, spec):
         """The format of the bytes an import writes: the volume's own for files, raw for devices."""
@@ -829,6 +855,7 @@ class VolumeConverger(Converger):
         if desired["capacity"] and info[1] < desired["capacity"]:
             self._resize(desired["capacity"], 0)
         spec, dummy = read_volume(self.handle, self.volume)
+        self._fit_for_gluster(spec)
         self.records.finish(self._record_key(), source, self._identity(spec))
 
     def _plan_reimport_size(self, spec, source):
@@ -887,6 +914,7 @@ class VolumeConverger(Converger):
 
     def _resize(self, capacity, flags):
         call("resizing volume %s" % self.name, self.volume.resize, capacity, flags)
+        self._fit_for_gluster()  # a bigger L1 table may end the file
 
     def _set_permissions(self, path, changes):
         try:

@@ -10,7 +10,7 @@ the running Linux test guest, which reads what the host wrote. Every libgfapi se
 import json
 import os
 
-from .attach_helpers import SECTOR
+from .attach_helpers import SECTOR, first_bytes
 # pytest fixtures, used as test arguments
 from .backends import gluster  # noqa: F401  pylint: disable=unused-import
 from .conftest import run_module, run_ok, six_steps, virsh, workdir  # noqa: F401  pylint: disable=unused-import
@@ -84,18 +84,24 @@ def test_one_gluster_volume_two_pools(gluster, prefix, pools, workdir):  # noqa:
         "volumes"]]
 
 
-def test_a_guest_reads_a_gluster_network_disk(gluster, prefix, pools, workdir, linux_guest):  # noqa: F811  pylint: disable=redefined-outer-name
-    """A raw volume made through the netfs pool, written on the host, attached from the gluster pool: a network
-    disk (protocol gluster, the server), hot-plugged; the guest reads what the host wrote."""
+def test_a_guest_reads_and_writes_gluster_network_disks(gluster, prefix, pools, workdir, linux_guest):  # noqa: F811  pylint: disable=redefined-outer-name
+    """Volumes made through the netfs pool, attached from the gluster pool as network disks (protocol gluster, the
+    server), hot-plugged: the guest reads what the host wrote into a raw one, and writes into a qcow2 one, read
+    back on the host through the FUSE mount. qcow2 over gluster works because storage_volume pads the file it
+    made (QEMU's gluster driver fails to read the L1 table at the end of a file whose length is not a multiple of
+    512: 'Could not read L1 table: Input/output error')."""
     native, fuse = prefix + "gluster", prefix + "glusterfs"
     pools.extend([fuse, native])
     mount = os.path.join(workdir, "mnt")
     run_ok("storage_pool", netfs_pool_args(fuse, gluster, mount), changed=True)
     guest = linux_guest(persistent=True)  # started after the mount: QEMU sees it (a private mount namespace)
     run_ok("storage_pool", gluster_pool_args(native, gluster), changed=True)
-    made = run_ok("storage_volume", dict(pool=fuse, name="read.raw", capacity="16M", format="raw"), changed=True)
+    raw = run_ok("storage_volume", dict(pool=fuse, name="read.raw", capacity="16M", format="raw"), changed=True)
+    qcow2 = run_ok("storage_volume", dict(pool=fuse, name="write.qcow2", capacity="16M", format="qcow2"),
+                   changed=True)
+    assert os.path.getsize(qcow2["volume"]["path"]) % (64 * 1024) == 0
     content = b"HOST-WROTE-GLUSTER-%s" % prefix.encode()
-    with open(made["volume"]["path"], "r+b") as handle:
+    with open(raw["volume"]["path"], "r+b") as handle:
         handle.write(content)
         handle.flush()
         os.fsync(handle.fileno())
@@ -109,3 +115,10 @@ def test_a_guest_reads_a_gluster_network_disk(gluster, prefix, pools, workdir, l
                     {"dev": "vda", "bus": "virtio"}),
         lambda: content.ljust(32, b"\0")[:32])
     assert results[0]["disk"]["source"]["protocol"] == "gluster", json.dumps(results[0])
+    attach_then_detach(
+        guest, dict(domain=guest.name, volume=dict(pool=native, name="write.qcow2"), disk=dict(serial="Wglq")),
+        "Wglq", 16 * MIB // SECTOR,
+        expect_disk("network", {"name": "qemu", "type": "qcow2"},
+                    {"protocol": "gluster", "name": "%s/write.qcow2" % gluster["GLUSTER_VOLUME"]},
+                    {"dev": "vda", "bus": "virtio"}),
+        lambda: first_bytes(qcow2["volume"]["path"], "qcow2"))

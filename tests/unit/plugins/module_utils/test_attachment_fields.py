@@ -28,3 +28,16 @@ def test_a_drive_with_media_keeps_its_format():
 ])
 def test_a_changed_field_is_named_by_its_option(field, option):
     assert option_of(field) == option
+
+
+@pytest.mark.parametrize("protocol, declared, stored", [
+    ("gluster", [{"name": "gl1"}], [{"name": "gl1", "port": 24007}]),
+    ("iscsi", [{"name": "10.0.0.1"}], [{"name": "10.0.0.1", "port": 3260}]),
+])
+def test_a_host_left_without_its_port_is_the_host_libvirt_stores_with_the_default(protocol, declared, stored):
+    """libvirt writes the protocol's default port into a network disk's host that names none: not a change."""
+    def disk(hosts):
+        return {"type": "network", "device": "disk", "target": {"dev": "vdb", "bus": "virtio"},
+                "source": {"protocol": protocol, "name": "vol/img", "hosts": hosts}}
+    assert comparable(disk(declared), False) == comparable(disk(stored), False)
+    assert comparable(disk([{"name": "gl1", "port": 1}]), False) != comparable(disk(stored), False)
