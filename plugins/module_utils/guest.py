@@ -16,7 +16,7 @@ from ansible_collections.virtops.storage.plugins.module_utils.connection import 
 from ansible_collections.virtops.storage.plugins.module_utils.converge import one_or_every
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import disk_uses, domain_disks, volume_references
 from ansible_collections.virtops.storage.plugins.module_utils.volume import (
-    pool_handle, read_volume, references_on_host, with_real_paths)
+    pool_handle, read_volumes, references_on_host, with_real_paths)
 
 
 def volume_index(connection):
@@ -30,8 +30,7 @@ def volume_index(connection):
         if not call("reading pool %s state" % pool.name(), pool.isActive):
             continue
         handle = pool_handle(pool)
-        for volume in call("listing volumes of pool %s" % handle.name, pool.listAllVolumes, 0):
-            spec = read_volume(handle, volume)[0]
+        for spec, dummy in read_volumes(handle, call("listing volumes of pool %s" % handle.name, pool.listAllVolumes, 0)):
             references = volume_references(handle.row, handle.spec, spec)
             index.append((handle.name, spec["name"], references_on_host(references) if local else references))
     return index

@@ -292,6 +292,13 @@ class PoolConverger(Converger):
         if restart:
             actions.append(Action("stop pool %s" % self.name, self._stop))
             self._diff_extra["restarted"] = "to use its new definition"
+        elif desired["state"] == "active" and self._directory_gone(current, full):
+            # libvirt keeps listing the volumes of a running dir pool whose directory was removed behind its back,
+            # and fails on each: stopped, built and started again, the pool is what its definition says
+            restart = True
+            actions.append(Action("stop pool %s (its directory %s is gone)" % (self.name, full["target"]["path"]),
+                                  self._stop))
+            self._diff_extra["restarted"] = "its directory was gone"
         active = bool(current and current["active"]) and not restart
         actions.extend(self._plan_build_and_start(row, full, desired, active, restart))
         actions.extend(self._plan_autostart(current, desired))
@@ -337,6 +344,11 @@ class PoolConverger(Converger):
                 "when the pool restarts: set restart: true to restart it now (a fs/netfs pool is unmounted "
                 "under running guests)" % (self.name, ", ".join(stale)))
         return bool(stale) and bool(self.params.get("restart"))
+
+    def _directory_gone(self, current, full):
+        """Whether the running dir pool's directory no longer exists on this host."""
+        return (bool(current and current["active"]) and full["type"] == "dir" and self.connection.is_local()
+                and not self.probe.is_dir(full["target"]["path"]))
 
     def _plan_build_and_start(self, row, full, desired, active, restart):
         """Build (when the pool needs it), start or stop: the steps that use the pool's target and source."""

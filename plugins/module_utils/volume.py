@@ -124,23 +124,35 @@ def read_volume(handle, volume):
 
 
 def read_volumes(handle, volumes):
-    """Return [(volume spec, XML)] of many ``virStorageVol`` of one pool, in their order.
+    """Return [(volume spec, XML)] of many listed ``virStorageVol`` of one pool, in their order.
 
-    One call per volume is most of the time a big pool takes to read, and the calls wait on the
-    daemon: libvirt's client sends the calls of several threads over the one connection and the
-    daemon answers them on its workers, so a few threads read the XML in about half the time.
+    A volume gone since the pool was listed (deleted by another task, or its file removed behind
+    libvirt's back) is left out, as a listing a moment later would. One call per volume is most of
+    the time a big pool takes to read, and the calls wait on the daemon: libvirt's client sends the
+    calls of several threads over the one connection and the daemon answers them on its workers, so
+    a few threads read the XML in about half the time.
     """
     if len(volumes) < 2 * READ_THREADS:
-        xmls = [_volume_xml(volume) for volume in volumes]
+        xmls = [_listed_volume_xml(volume) for volume in volumes]
     else:
         from concurrent.futures import ThreadPoolExecutor  # lazy: only big pools
         with ThreadPoolExecutor(READ_THREADS) as readers:
-            xmls = list(readers.map(_volume_xml, volumes))
-    return [(parse_volume_xml(xml), xml) for xml in xmls]
+            xmls = list(readers.map(_listed_volume_xml, volumes))
+    return [(parse_volume_xml(xml), xml) for xml in xmls if xml is not None]
 
 
 def _volume_xml(volume):
     return call("reading volume %s XML" % volume.name(), volume.XMLDesc, 0)
+
+
+def _listed_volume_xml(volume):
+    """The XML of a volume the pool listed; None when it is gone since."""
+    try:
+        return _volume_xml(volume)
+    except LibvirtCallError as exc:
+        if exc.libvirt_code == libvirt.VIR_ERR_NO_STORAGE_VOL:
+            return None
+        raise
 
 
 def volume_facts(handle, spec, xml, disk_options=None):

@@ -7,6 +7,7 @@ loop devices (fs and disk pools) and a private tgtd with CHAP (iscsi-direct).
 """
 
 import os
+import shutil
 import stat
 import subprocess
 
@@ -14,7 +15,8 @@ from lxml import etree
 
 # pytest fixtures, used as test arguments
 from .backends import iscsi, loopdisk, loopfs  # noqa: F401  pylint: disable=unused-import
-from .conftest import assert_failed, define_secret, pool_exists, pool_info, run_module, six_steps, virsh, warnings_of
+from .conftest import (  # noqa: F401  pylint: disable=unused-import
+    assert_failed, define_secret, pool_exists, pool_info, run_module, run_ok, six_steps, virsh, warnings_of, workdir)
 
 
 # ---------------------------------------------------------------- host helpers
@@ -400,3 +402,26 @@ def test_iscsi_direct_pool_with_chap(iscsi, prefix, pools):
 
 def not_exists(name):
     assert not pool_exists(name)
+
+
+def test_a_dir_pool_whose_directory_was_removed_converges_again(workdir, prefix, pools):  # noqa: F811  pylint: disable=redefined-outer-name
+    """The directory of a running dir pool removed behind libvirt's back (libvirt still lists its volumes and
+    fails on each): the rerun stops, builds and starts the pool, and its volume is made again."""
+    name = prefix + "gone"
+    pools.append(name)
+    target = os.path.join(workdir, "gone")
+    pool = dict(name=name, type="dir", target=dict(path=target), state="active")
+    volume = dict(pool=name, name="a.qcow2", capacity="16M", format="qcow2")
+    run_ok("storage_pool", pool, changed=True)
+    run_ok("storage_volume", volume, changed=True)
+    shutil.rmtree(target)
+    assert "a.qcow2" in virsh("vol-list", name)  # libvirt still lists it
+    planned = run_ok("storage_pool", pool, check=True, changed=True)
+    assert planned["actions"][0] == "stop pool %s (its directory %s is gone)" % (name, target), planned
+    assert not os.path.exists(target)
+    run_ok("storage_pool", pool, changed=True)
+    assert os.path.isdir(target) and "a.qcow2" not in virsh("vol-list", name)
+    run_ok("storage_volume", volume, changed=True)
+    assert os.path.isfile(os.path.join(target, "a.qcow2"))
+    run_ok("storage_pool", pool, changed=False)
+    run_ok("storage_volume", volume, changed=False)

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.virtops.storage.plugins.module_utils import attachment
 from ansible_collections.virtops.storage.plugins.module_utils.attachment import AttachmentConverger
-from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError, UnsafeActionError
+from ansible_collections.virtops.storage.plugins.module_utils.errors import ParameterError, UnsafeActionError, VirtopsError
 from ansible_collections.virtops.storage.plugins.module_utils.live_detach import DetachTimeout
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import DISK_OPTIONS_SPEC
 from ansible_collections.virtops.storage.plugins.modules.disk_attach import ARGUMENT_SPEC
@@ -512,3 +512,21 @@ def test_the_diff_is_empty_exactly_when_nothing_is_done(name, check_mode):
     diff = result["diff"]
     assert (diff["before"] == diff["after"]) == (result["actions"] == []), result
     assert "running guest" in diff["before"] and "persistent definition" in diff["before"]
+
+
+def test_a_gluster_image_qemu_cannot_open_says_why(monkeypatch):
+    """QEMU's 'Could not read L1 table: Input/output error' over gluster gets the reason and the fix."""
+    connection = guest()
+    domain = connection.conn.lookupByName("vm1")
+
+    def refuse(xml, flags):
+        raise fake_libvirt.libvirt_error(libvirt.VIR_ERR_INTERNAL_ERROR, "internal error: unable to execute QEMU "
+                                         "command 'blockdev-add': Could not read L1 table: Input/output error")
+    monkeypatch.setattr(domain, "attachDeviceFlags", refuse)
+    monkeypatch.setattr(connection.conn, "lookupByName", lambda name: domain)
+    xml = ("<disk type='network' device='disk'><driver name='qemu' type='qcow2'/><source protocol='gluster' "
+           "name='gv/a.qcow2'><host name='gl1'/></source><target bus='virtio'/></disk>")
+    with pytest.raises(VirtopsError) as info:
+        run(connection, disk_xml=xml)
+    assert "Could not read L1 table" in info.value.msg
+    assert "multiple of 512" in info.value.msg and "truncate -s %64K" in info.value.msg

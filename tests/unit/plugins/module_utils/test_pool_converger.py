@@ -663,3 +663,14 @@ def test_failed_autostart_is_not_undone():
     with pytest.raises(LibvirtCallError) as info:
         _run(connection, autostart=True, **DIR)
     assert NAME in connection.conn.pools and "undefined again" not in info.value.msg
+
+
+def test_a_running_dir_pool_whose_directory_is_gone_is_built_and_started_again():
+    """libvirt keeps listing a running dir pool whose directory was removed behind its back: stop, build, start."""
+    connection = FakeConnection()
+    _existing(connection, DIR, active=True)
+    converger, actions = _plan(connection, FakeProbe({"/srv": "directory"}), state="active", **DIR)
+    assert actions[0] == "stop pool images (its directory %s is gone)" % TARGET, actions
+    assert actions[-1] == "start pool images" and any(action.startswith("build pool images") for action in actions)
+    assert _plan(connection, FakeProbe({TARGET: "directory"}), state="active", **DIR)[1] == []
+    assert _plan(connection, FakeProbe({"/srv": "directory"}), state="present", **DIR)[1] == []  # not asked to run

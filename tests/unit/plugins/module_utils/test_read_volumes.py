@@ -1,0 +1,27 @@
+"""read_volumes: the listed volumes of a pool read (over threads for a big pool); a volume gone since the listing
+is left out, any other error is raised."""
+
+import libvirt
+import pytest
+
+from ansible_collections.virtops.storage.plugins.module_utils.errors import LibvirtCallError
+from ansible_collections.virtops.storage.plugins.module_utils.volume import READ_THREADS, read_volumes
+
+from .fake_libvirt import FakeVolume, volume_xml
+
+
+@pytest.mark.parametrize("count", [3, 4 * READ_THREADS + 1])  # one by one, and over the threads
+def test_a_volume_gone_since_the_listing_is_left_out(count):
+    volumes = [FakeVolume("v%02d.img" % i, volume_xml("v%02d.img" % i, 2 ** 20)) for i in range(count)]
+    volumes[1].fail("XMLDesc", libvirt.VIR_ERR_NO_STORAGE_VOL, "Storage volume not found: no storage vol with "
+                    "matching path '/var/lib/libvirt/images/v01.img'")
+    names = [spec["name"] for spec, xml in read_volumes(None, volumes)]
+    assert names == ["v%02d.img" % i for i in range(count) if i != 1]
+
+
+def test_another_error_is_raised():
+    volumes = [FakeVolume("a.img", volume_xml("a.img", 2 ** 20))]
+    volumes[0].fail("XMLDesc", libvirt.VIR_ERR_INTERNAL_ERROR, "internal error: something else")
+    with pytest.raises(LibvirtCallError) as info:
+        read_volumes(None, volumes)
+    assert "reading volume a.img XML failed: internal error: something else" in info.value.msg
