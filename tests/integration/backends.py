@@ -8,6 +8,7 @@ fresh temporary directory, so parallel or repeated runs never share a loop
 device, a tgtd or a state file, and tears it down whatever the test did.
 """
 
+import glob
 import os
 import random
 import shlex
@@ -40,6 +41,16 @@ def run(argv, env=None, check=True):
         raise AssertionError("%s failed (rc %d): %s %s" % (" ".join(argv), proc.returncode,
                                                            proc.stdout, proc.stderr))
     return proc
+
+
+def stop_leftovers(kind, env):
+    """Stop what a killed test run left of back end ``kind`` (its fixture never tore it down): every
+    ``virtops-be-<kind>-*`` state directory goes through ``<kind>-down`` (with ``env(state_dir)``), which stops only the processes its pid
+    files name. A glusterd left running holds the one port a gluster back end can use."""
+    for state_dir in glob.glob(os.path.join(tempfile.gettempdir(), "virtops-be-%s-*" % kind)):
+        run([os.path.join(SCRIPTS, kind + "-down")], env=dict(os.environ, STATE_DIR=state_dir, **env(state_dir)),
+            check=False)
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 class Backend:
@@ -184,6 +195,7 @@ def ceph():
     def settings():
         port = 16789 + 2 * random.randint(0, 4000)
         return dict(CEPH_MON_PORT=port, CEPH_MON_PORT_V2=port + 1, CEPH_OSD_SIZE="4G")
+    stop_leftovers("ceph", lambda state_dir: {})
     backend = started_on_free_ports("ceph", settings, attempts=4)
     try:
         yield backend.facts
@@ -203,6 +215,10 @@ def gluster():
     glusterd listens on 24007 (libgfapi and mount.glusterfs know no other port), so one run at a time per host;
     the volume's name is random, so that a leftover of another run is never taken for this one's.
     """
+    def leftover_volume(state_dir):
+        volumes = glob.glob(os.path.join(state_dir, "gluster", "lib", "vols", "*"))
+        return dict(GLUSTER_VOLUME=os.path.basename(volumes[0])) if volumes else {}
+    stop_leftovers("gluster", leftover_volume)
     backend = Backend("gluster", GLUSTER_VOLUME="vt%s" % random.randint(100000, 999999))
     backend.up()
     try:
