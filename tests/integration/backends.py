@@ -185,9 +185,10 @@ def started_on_free_ports(kind, settings, attempts=6):
     raise AssertionError("%s-up never succeeded: %s" % (kind, errors))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ceph():
-    """A single-node Ceph on 127.0.0.1 (1 mon, 1 osd on a 4 GiB file, 1 mgr, cephx); its facts, for the whole run.
+    """A single-node Ceph on 127.0.0.1 (1 mon, 1 osd on a 4 GiB file, 1 mgr, cephx); its facts, for the tests of
+    one module (its daemons would slow down the rest of the run).
 
     Random monitor ports (from 16789) so that it never meets another run's cluster; ports somebody else holds
     are retried. ``ceph_admin(*args)`` runs the ``ceph``/``rbd`` command line against it. Stopped at the end.
@@ -208,9 +209,9 @@ def ceph_admin(facts, command, *args, check=True):
     return run([command, "-c", facts["CEPH_CONF"]] + list(args), check=check).stdout
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def gluster():
-    """A glusterd on 127.0.0.1 with one started single-brick volume; its facts, for the whole run. Stopped at the end.
+    """A glusterd on 127.0.0.1 with one started single-brick volume; its facts, for the tests of one module.
 
     glusterd listens on 24007 (libgfapi and mount.glusterfs know no other port), so one run at a time per host;
     the volume's name is random, so that a leftover of another run is never taken for this one's.
