@@ -27,6 +27,16 @@ CEPH_MON_PORTS = (3300, 6789)
 PROBE_SECONDS = 2.0
 
 
+def start_error(row, spec, exc, local):
+    """The error of starting pool ``spec`` (of pool type ``row``) for libvirt's error ``exc``."""
+    return rbd_start_error(spec, exc, local) if row.misleading_errors == "ceph" else exc
+
+
+def delete_error(row, volume_name, image, exc):
+    """The error of deleting volume ``volume_name`` (``image``, its path) of a pool of type ``row``."""
+    return rbd_delete_error(volume_name, image, exc) if row.misleading_errors == "ceph" else exc
+
+
 def monitor_answers(host, port, timeout=PROBE_SECONDS):
     """Whether something accepts a TCP connection at ``host``:``port`` (a Ceph monitor, presumably)."""
     try:

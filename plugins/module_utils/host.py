@@ -188,24 +188,24 @@ class HostConverger:
 
     def run(self):
         objects = self._declared_objects()
-        plan = self._plan(objects)
-        if self.module.check_mode or not any(obj.result["changed"] for obj in plan):
-            return self._result(plan)  # check mode, or a run that would change nothing: the plan read all there is
+        self._plan(objects)
+        if self.module.check_mode or not any(obj.result["changed"] for obj in objects):
+            return self._result(objects)  # check mode, or a run that would change nothing: the plan read all there is
+        for obj in objects:
+            obj.result = None
         self.connection.pool_handles = None  # the plan's pool handles are from before the pools change
         self._converge_all(objects, check_mode=False)
         return self._result(objects)
 
     def _plan(self, objects):
-        """Every object planned by a converger of its own in check mode; the first error fails before any change."""
-        plan = [DeclaredObject(obj.kind, obj.where, obj.params) for obj in objects]
-        for obj in plan:  # every item validated, and its desired state built, before libvirt is asked anything
+        """Every object planned by a converger in check mode; the first error fails before any change."""
+        for obj in objects:  # every item validated, and its desired state built, before libvirt is asked anything
             self._prepare(obj, check_mode=True)
         try:
-            self._converge_all(plan, check_mode=True)
+            self._converge_all(objects, check_mode=True)
         except VirtopsError as exc:
-            failed = next(obj for obj in plan if obj.result is None)
-            raise self._refused(failed, plan, exc)
-        return plan
+            failed = next(obj for obj in objects if obj.result is None)
+            raise self._refused(failed, objects, exc)
 
     def _prepare(self, obj, check_mode):
         """Give ``obj`` its converger (fed the object's parameters) and its desired state."""

@@ -89,6 +89,7 @@ PoolType = namedtuple("PoolType", [
     "volume_format_read_back",  # libvirt reports the format a volume was created with (an existing volume's
                                 # format can be compared with the declared one)
     "source_conflict",   # what libvirt refuses to share with another pool (SOURCE_CONFLICTS), None: nothing
+    "misleading_errors",  # the backend whose errors libvirt words misleadingly (backend_errors.py), None: none
 ])
 
 # What libvirt 9.0 refuses two pools to share when it defines one (virStoragePoolObjSourceFindDuplicate,
@@ -112,14 +113,14 @@ def _type(name, required=(), optional=(), max_hosts=0, max_devices=0, source_for
           default_target_path=None, part_separator=False, volume_options=(), volume_default_format=None,
           volume_naming=None, capacity_rounding=0, thick_volumes=False, inactive_volumes=None,
           volume_format_read_back=True,
-          source_conflict=None):
+          source_conflict=None, misleading_errors=None):
     return PoolType(name, tuple(required), tuple(optional), max_hosts, max_devices,
                     tuple(source_formats), target, tuple(extras), tuple(auth_types),
                     frozenset(operations), build_probe, tuple(volume_formats), disk_type,
                     disk_protocol, volume_disk, named_by_source,
                     default_source_dir, default_target_path, part_separator,
                     tuple(volume_options), volume_default_format, volume_naming, capacity_rounding,
-                    thick_volumes, inactive_volumes, volume_format_read_back, source_conflict)
+                    thick_volumes, inactive_volumes, volume_format_read_back, source_conflict, misleading_errors)
 
 
 _MIB = 1024 * 1024
@@ -171,7 +172,8 @@ POOL_TYPES = dict((t.name, t) for t in (
           extras=("config_options", "refresh_volume_allocation"), auth_types=("ceph",),
           operations=["volume_create", "volume_clone", "volume_delete", "volume_resize", "volume_wipe",
                       "volume_delete_snapshots"],
-          volume_formats=("raw",), disk_type="network", disk_protocol="rbd", volume_disk=False),
+          volume_formats=("raw",), disk_type="network", disk_protocol="rbd", volume_disk=False,
+          misleading_errors="ceph"),
     _type("gluster", required=("hosts",), optional=("name", "dir"), max_hosts=1, target="none",
           named_by_source=True,
           operations=["volume_delete"], volume_formats=FILE_VOLUME_FORMATS, default_source_dir="/",

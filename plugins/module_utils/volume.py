@@ -280,10 +280,10 @@ def delete_volume(module, connection, handle, volume, records):
         call("deleting volume %s of pool %s" % (name, handle.name), volume.delete,
              libvirt.VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS if with_snapshots else 0)
     except LibvirtCallError as exc:
-        if handle.row.name == "rbd":
-            from ansible_collections.virtops.storage.plugins.module_utils.backend_errors import (  # lazy: rbd only
-                rbd_delete_error)
-            raise rbd_delete_error(name, call("reading volume %s path" % name, volume.path), exc)
+        if handle.row.misleading_errors:
+            from ansible_collections.virtops.storage.plugins.module_utils.backend_errors import (  # lazy: see the table
+                delete_error)
+            raise delete_error(handle.row, name, call("reading volume %s path" % name, volume.path), exc)
         if handle.row.volume_naming != "partition" or _PARTED_NAME_BUG not in exc.msg:
             raise
         _remove_partition(module, connection, handle, name, exc)
