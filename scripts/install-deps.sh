@@ -14,7 +14,9 @@ APT_PACKAGES="libvirt-daemon-system libvirt-clients libvirt-dev pkg-config gcc p
  qemu-system-x86 qemu-utils qemu-block-extra parted tgt e2fsprogs xfsprogs util-linux
  libxml2-utils iproute2 libvirt-daemon-driver-storage-iscsi-direct
  libvirt-daemon-driver-storage-rbd libvirt-daemon-driver-storage-gluster xz-utils
- ceph-mon ceph-osd ceph-mgr ceph-common glusterfs-server glusterfs-client"
+ ceph-mon ceph-osd ceph-mgr ceph-common glusterfs-server glusterfs-client python3-libvirt python3-lxml sudo"
+# python3-libvirt, python3-lxml, sudo: the second hypervisor of the shared-pool test runs the modules as a non-root
+# user (sudo) with the system python3 and the distribution's libvirt binding, as a hypervisor has them
 # ceph-*, glusterfs-*: the single-node Ceph and Gluster servers the rbd and gluster tests start on 127.0.0.1
 # (tests/integration/backends/ceph-up, gluster-up)
 # xz-utils: tests/integration/linux_guest/build.sh unpacks the guest kernel (its

@@ -10,8 +10,9 @@ fi
 if virsh -q -c qemu:///system version >/dev/null 2>&1; then
     exit 0
 fi
-pgrep -x virtlogd >/dev/null 2>&1 || virtlogd -d
-pgrep -x libvirtd >/dev/null 2>&1 || libvirtd -d
+# -u root: a user's session daemons (qemu:///session) may be running; they are not the system ones
+pgrep -u root -x virtlogd >/dev/null 2>&1 || virtlogd -d
+pgrep -u root -x libvirtd >/dev/null 2>&1 || libvirtd -d
 i=0
 until virsh -q -c qemu:///system version >/dev/null 2>&1; do
     i=$((i + 1))

@@ -288,7 +288,7 @@ class AttachmentConverger(Converger):
         handle = lookup_active_pool(self.connection, volume["pool"], param="volume.pool")
         found = lookup_volume(handle, volume["name"])
         if found is None:
-            refresh_pool(handle)  # libvirt knows only what its last refresh saw
+            refresh_pool(handle, param="volume.pool")  # libvirt knows only what its last refresh saw
             found = lookup_volume(handle, volume["name"])
         if found is None:
             raise ParameterError("volume.name", "storage pool %s has no volume %s%s" % (

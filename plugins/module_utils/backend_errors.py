@@ -3,6 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Clear messages for the errors libvirt's storage backends word misleadingly.
 
+Which explainer a pool type gets is its ``misleading_errors`` column of the pool-type table.
+
 libvirt's rbd backend reports librados' and librbd's failures with the wrong
 errno: a monitor that does not answer and a cephx key Ceph refuses both read
 "failed to connect to the RADOS monitor on: HOST:PORT,: No such file or
@@ -11,6 +13,13 @@ clone it makes), that is the base of clones, or that a client still has open
 fails to delete with "No such file or directory" too. These functions turn such
 an error into one that says what is wrong and what to do, keeping libvirt's
 words at the end.
+
+Gluster (a gluster pool through libgfapi, a netfs pool of format glusterfs
+through mount.glusterfs) words a glusterd that does not answer and a volume it
+does not have alike ("No such file or directory", "Mounting glusterfs on ...
+failed."), and a stopped volume like one whose bricks are all down
+("Input/output error", "Mount failed. Check the log file"): the module asks
+glusterd's port for a connection to tell the first two apart.
 """
 
 from __future__ import annotations
@@ -27,14 +36,33 @@ CEPH_MON_PORTS = (3300, 6789)
 PROBE_SECONDS = 2.0
 
 
+# what libgfapi ("failed to connect to gluster://...: <errno>") and mount.glusterfs (glusterfs 10.3) say when
+# glusterd has no such volume (ENOENT) or does not answer (ENOTCONN), and when the volume is stopped or none of
+# its bricks answers (EIO); a mounted client that lost its bricks fails with ENOTCONN
+GLUSTER_NO_BRICK = ("Input/output error", "Mount failed. Check the log file")
+GLUSTER_NO_VOLUME = ("failed to connect to gluster://", "Mounting glusterfs on")
+GLUSTER_LOST_BRICKS = "Transport endpoint is not connected"
+GLUSTERD_PORT = 24007  # libgfapi and mount.glusterfs know no other
+
+
 def start_error(row, spec, exc, local):
-    """The error of starting pool ``spec`` (of pool type ``row``) for libvirt's error ``exc``."""
-    return rbd_start_error(spec, exc, local) if row.misleading_errors == "ceph" else exc
+    """The error of starting (or refreshing) pool ``spec`` (of pool type ``row``) for libvirt's error ``exc``."""
+    if row.misleading_errors == "ceph":
+        return rbd_start_error(spec, exc, local)
+    if row.misleading_errors == "gluster":
+        return gluster_start_error(spec, exc, local)
+    return exc
 
 
 def delete_error(row, volume_name, image, exc):
     """The error of deleting volume ``volume_name`` (``image``, its path) of a pool of type ``row``."""
     return rbd_delete_error(volume_name, image, exc) if row.misleading_errors == "ceph" else exc
+
+
+def libvirt_words(exc):
+    """libvirt's own message of ``exc``, without the action this module names first."""
+    prefix = "%s failed: " % exc.details.get("action")
+    return (exc.msg[len(prefix):] if exc.msg.startswith(prefix) else exc.msg).strip()
 
 
 def monitor_answers(host, port, timeout=PROBE_SECONDS):
@@ -74,7 +102,7 @@ def rbd_start_error(spec, exc, local, answers=monitor_answers):
         reason, param = ("no Ceph monitor answers at %s: start the monitors, or list the right ones in "
                          "source.hosts, and run the task again" % shown), "source.hosts"
     return VirtopsError("%s failed: %s (libvirt reported: %s)" % (
-        exc.details.get("action") or "starting the pool", reason, exc.msg), param=param,
+        exc.details.get("action") or "starting the pool", reason, libvirt_words(exc)), param=param,
         libvirt_code=exc.details.get("libvirt_code"))
 
 
@@ -92,4 +120,41 @@ def rbd_delete_error(volume_name, image, exc):
     else:
         return exc
     return VirtopsError("deleting volume %s (rbd image %s) failed: Ceph refused, %s (libvirt reported: %s)" % (
-        volume_name, image, reason, exc.msg), param=param, libvirt_code=exc.details.get("libvirt_code"))
+        volume_name, image, reason, libvirt_words(exc)), param=param, libvirt_code=exc.details.get("libvirt_code"))
+
+
+def gluster_start_error(spec, exc, local, answers=monitor_answers):
+    """The error of starting (or refreshing) gluster pool ``spec`` (or netfs pool of format glusterfs).
+
+    ``local``: the daemon runs on this host, so glusterd's port as this module reaches it is as libvirt reaches it.
+    """
+    source = spec.get("source") or {}
+    if spec.get("type") == "netfs" and source.get("format") != "glusterfs":
+        return exc
+    host = ((source.get("hosts") or [{}])[0]).get("name") or "(none)"
+    if spec.get("type") == "netfs":
+        volume, param = (source.get("dir") or "").strip("/").split("/")[0], "source.dir"
+    else:
+        volume, param = source.get("name") or spec.get("name"), "source.name"
+    no_volume = any(words in exc.msg for words in GLUSTER_NO_VOLUME)
+    if any(words in exc.msg for words in GLUSTER_NO_BRICK) or (GLUSTER_LOST_BRICKS in exc.msg and not no_volume):
+        reason = ("gluster volume %s on %s is stopped, or none of its bricks answers (brick processes down, or their "
+                  "ports not reachable from the hypervisor): start it, or its bricks ('gluster volume start %s force' "
+                  "on a gluster server), and run the task again" % (volume, host, volume))
+    elif no_volume:
+        if not local:
+            reason = ("no glusterd answers at %s:%d (down, or not reachable from the hypervisor), or it has no volume "
+                      "%s: start glusterd, or create the volume, or name the right host (source.hosts) or volume "
+                      "(%s), and run the task again" % (host, GLUSTERD_PORT, volume, param))
+        elif not answers(host, GLUSTERD_PORT):
+            reason, param = ("no glusterd answers at %s:%d: start glusterd there, or name the right host in "
+                             "source.hosts, and run the task again" % (host, GLUSTERD_PORT)), "source.hosts"
+        else:
+            reason = ("glusterd at %s answers, but has no volume %s: create and start it ('gluster volume create', "
+                      "'gluster volume start'), or name an existing volume in %s, and run the task again" % (
+                          host, volume, param))
+    else:
+        return exc
+    return VirtopsError("%s failed: %s (libvirt reported: %s)" % (
+        exc.details.get("action") or "starting the pool", reason, libvirt_words(exc)), param=param,
+        libvirt_code=exc.details.get("libvirt_code"))

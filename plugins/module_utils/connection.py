@@ -79,6 +79,11 @@ def _ignore_error(context, error):
     """libvirt error handler: errors reach us as exceptions, not as lines on stderr."""
 
 
+def uri_is_local(uri):
+    """True when libvirt ``uri`` names a daemon on this host (no host in it)."""
+    return not urlparse(uri or "").hostname
+
+
 class Connection:
     """One libvirt connection for one module run, opened lazily, closed by ``close``."""
 
@@ -118,7 +123,7 @@ class Connection:
 
     def is_local(self):
         """True when the daemon runs on this host (no host in the uri): the module can act on its paths."""
-        return not urlparse(self.uri or "").hostname
+        return uri_is_local(self.uri)
 
     def lookup_pool(self, name):
         """Return the ``virStoragePool`` called ``name``, or None when there is none."""
@@ -161,6 +166,16 @@ class Connection:
         """Return every storage pool (defined or transient) of the connection."""
         return call("listing storage pools", self.conn.listAllStoragePools, 0)
 
+    def read_each_pool(self, read):
+        """Yield ``read(pool)`` for every pool, leaving out a pool that another client undefined or stopped
+        between the listing and the reading (every scan of all pools reads them through here)."""
+        for pool in self.list_pools():
+            try:
+                yield read(pool)
+            except LibvirtCallError as exc:
+                if exc.libvirt_code not in _GONE:
+                    raise
+
     def supported_pool_types(self):
         """Return the pool types the daemon's storage driver supports (pool-capabilities)."""
         xml = call("reading storage pool capabilities", self.conn.getStoragePoolCapabilities, 0)
@@ -174,16 +189,13 @@ class Connection:
         """
         from ansible_collections.virtops.storage.plugins.module_utils.volume_xml import parse_volume_xml  # lazy: see top
 
-        for pool in self.list_pools():
+        def active_volumes(pool):
             name = pool.name()
-            try:
-                if not call("reading pool %s state" % name, pool.isActive):
-                    continue
-                volumes = call("listing volumes of pool %s" % name, pool.listAllVolumes, 0)
-            except LibvirtCallError as exc:
-                if exc.libvirt_code in _GONE:
-                    continue
-                raise
+            if not call("reading pool %s state" % name, pool.isActive):
+                return name, []
+            return name, call("listing volumes of pool %s" % name, pool.listAllVolumes, 0)
+
+        for name, volumes in self.read_each_pool(active_volumes):
             for volume in volumes:
                 try:
                     xml = call("reading volume %s XML" % volume.name(), volume.XMLDesc, 0)

@@ -24,16 +24,18 @@ def volume_index(connection):
 
     On this host the references' paths are resolved, as ``with_real_paths`` resolves a disk's.
     """
-    index = []
     local = connection.is_local()
-    for pool in connection.list_pools():
+
+    def pool_index(pool):
         if not call("reading pool %s state" % pool.name(), pool.isActive):
-            continue
+            return []
         handle = pool_handle(pool)
+        entries = []
         for spec, dummy in read_volumes(handle, call("listing volumes of pool %s" % handle.name, pool.listAllVolumes, 0)):
             references = volume_references(handle.row, handle.spec, spec)
-            index.append((handle.name, spec["name"], references_on_host(references) if local else references))
-    return index
+            entries.append((handle.name, spec["name"], references_on_host(references) if local else references))
+        return entries
+    return [entry for entries in connection.read_each_pool(pool_index) for entry in entries]
 
 
 def disk_origin(disk, index, local):

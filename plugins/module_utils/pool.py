@@ -454,8 +454,8 @@ class PoolConverger(Converger):
         """Refuse what libvirt's define refuses: a target, device or export another pool already has."""
         spec = with_libvirt_defaults(spec)
         row = POOL_TYPES[spec["type"]]
-        for pool in self.connection.list_pools():
-            other = parse_pool_xml(call("reading pool %s XML" % pool.name(), pool.XMLDesc, 0))
+        for other in self.connection.read_each_pool(
+                lambda pool: parse_pool_xml(call("reading pool %s XML" % pool.name(), pool.XMLDesc, 0))):
             param = source_conflict(row, spec, POOL_TYPES[other["type"]], other)
             if param:
                 raise ParameterError(param, "pool %s already uses %s: libvirt refuses a second pool on it "
@@ -572,7 +572,7 @@ class PoolConverger(Converger):
         """The names of the volumes of the active pool, as its storage holds them now."""
         from ansible_collections.virtops.storage.plugins.module_utils.volume import pool_handle, refresh_pool  # lazy: see top
 
-        refresh_pool(pool_handle(self.pool))
+        refresh_pool(pool_handle(self.pool), param=None)
         return sorted(v.name() for v in call("listing volumes of pool %s" % self.name, self.pool.listAllVolumes, 0))
 
     def _inactive_volume_names(self, row, spec):
@@ -621,7 +621,7 @@ class PoolConverger(Converger):
             delete_volume, pool_handle, refresh_pool)
 
         handle, records = pool_handle(self.pool), ImportRecords()
-        if not refresh_pool(handle):
+        if not refresh_pool(handle, param=None):
             # a volume is being made in it right now: what libvirt lists may miss it
             raise VirtopsError("pool %s is busy (another client is creating a volume in it): its volumes cannot be "
                                "listed for sure, so its storage is not deleted; run the task again" % self.name)
@@ -646,8 +646,11 @@ class PoolInfoReader:
     def run(self):
         """Return the module result: ``pools`` (list of facts) and, for one name, ``exists``."""
         name = self.params.get("name")
-        pools = one_or_every(name, self.connection.lookup_pool, self.connection.list_pools)
-        result = {"changed": False, "pools": [self._facts(p) for p in pools]}
+        if name:
+            pools = [self._facts(pool) for pool in one_or_every(name, self.connection.lookup_pool, None)]
+        else:
+            pools = sorted(self.connection.read_each_pool(self._facts), key=lambda facts: facts["name"])
+        result = {"changed": False, "pools": pools}
         if name:
             result["exists"] = bool(pools)
         return result

@@ -89,7 +89,10 @@ PoolType = namedtuple("PoolType", [
     "volume_format_read_back",  # libvirt reports the format a volume was created with (an existing volume's
                                 # format can be compared with the declared one)
     "source_conflict",   # what libvirt refuses to share with another pool (SOURCE_CONFLICTS), None: nothing
-    "misleading_errors",  # the backend whose errors libvirt words misleadingly (backend_errors.py), None: none
+    "misleading_errors",  # the backend whose errors libvirt words misleadingly (backend_errors.py), None: none;
+                          # 'gluster' in netfs: for its format glusterfs
+    "clone_kind",        # what libvirt's clone of a volume is: 'copy' (a full copy of its data) or 'cow' (a Ceph
+                         # copy-on-write clone of a protected snapshot of the source, in the same pool)
 ])
 
 # What libvirt 9.0 refuses two pools to share when it defines one (virStoragePoolObjSourceFindDuplicate,
@@ -113,14 +116,15 @@ def _type(name, required=(), optional=(), max_hosts=0, max_devices=0, source_for
           default_target_path=None, part_separator=False, volume_options=(), volume_default_format=None,
           volume_naming=None, capacity_rounding=0, thick_volumes=False, inactive_volumes=None,
           volume_format_read_back=True,
-          source_conflict=None, misleading_errors=None):
+          source_conflict=None, misleading_errors=None, clone_kind="copy"):
     return PoolType(name, tuple(required), tuple(optional), max_hosts, max_devices,
                     tuple(source_formats), target, tuple(extras), tuple(auth_types),
                     frozenset(operations), build_probe, tuple(volume_formats), disk_type,
                     disk_protocol, volume_disk, named_by_source,
                     default_source_dir, default_target_path, part_separator,
                     tuple(volume_options), volume_default_format, volume_naming, capacity_rounding,
-                    thick_volumes, inactive_volumes, volume_format_read_back, source_conflict, misleading_errors)
+                    thick_volumes, inactive_volumes, volume_format_read_back, source_conflict, misleading_errors,
+                    clone_kind)
 
 
 _MIB = 1024 * 1024
@@ -139,7 +143,7 @@ POOL_TYPES = dict((t.name, t) for t in (
           build_probe="filesystem", source_conflict="source.devices", **_FILE_VOLUMES),
     _type("netfs", required=("hosts", "dir"), optional=("format", "protocol_version"), max_hosts=1,
           source_formats=NETFS_SOURCE_FORMATS, extras=("mount_options", "cow"), operations=_FILE_OPS,
-          build_probe="directory", source_conflict="source.dir", **_FILE_VOLUMES),
+          build_probe="directory", source_conflict="source.dir", misleading_errors="gluster", **_FILE_VOLUMES),
     # LVs: thin allocation, snapshots as backing store, sizes rounded up to whole 4 MiB extents
     _type("logical", optional=("name", "devices", "format"), max_devices=64,
           source_formats=LOGICAL_SOURCE_FORMATS, target="optional", named_by_source=True,
@@ -173,12 +177,12 @@ POOL_TYPES = dict((t.name, t) for t in (
           operations=["volume_create", "volume_clone", "volume_delete", "volume_resize", "volume_wipe",
                       "volume_delete_snapshots"],
           volume_formats=("raw",), disk_type="network", disk_protocol="rbd", volume_disk=False,
-          misleading_errors="ceph"),
+          misleading_errors="ceph", clone_kind="cow"),
     _type("gluster", required=("hosts",), optional=("name", "dir"), max_hosts=1, target="none",
           named_by_source=True,
           operations=["volume_delete"], volume_formats=FILE_VOLUME_FORMATS, default_source_dir="/",
           disk_type="network", disk_protocol="gluster", volume_disk=False, volume_default_format="raw",
-          source_conflict="source.dir"),
+          source_conflict="source.dir", misleading_errors="gluster"),
     # zvols: sizes rounded up to the volblocksize (16 KiB by default)
     _type("zfs", optional=("name", "devices"), max_devices=64, target="optional",
           named_by_source=True, default_target_path="/dev/zvol/%s",

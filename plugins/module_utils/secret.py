@@ -143,6 +143,16 @@ def _refers_to(reference, usage_type, spec):
         and usage_type == spec.get("usage_type")
 
 
+def _pool_auths(pool):
+    """(name, the <auth> of its persistent definition and, when running, of the one it started with)."""
+    name = pool.name()
+    flags = (libvirt.VIR_STORAGE_XML_INACTIVE, 0) if call(
+        "reading pool %s state" % name, pool.isActive) else (libvirt.VIR_STORAGE_XML_INACTIVE,)
+    auths = [parse_pool_xml(call("reading pool %s XML" % name, pool.XMLDesc, flag)).get("source", {}).get("auth")
+             for flag in flags]
+    return name, [auth for auth in auths if auth]
+
+
 class ReferenceScan:
     """Everything on the connection that names a secret: pool auth, volume and guest disk encryption, disk auth.
 
@@ -154,17 +164,10 @@ class ReferenceScan:
         self.pools = []      # (pool name, reference, usage type)
         self.volumes = []    # ('pool/volume', reference, usage type)
         self.guests = []     # ('guest disk-target', reference, usage type)
-        for pool in connection.list_pools():
-            name = pool.name()
-            # the persistent definition and, when running, the one the pool started with
-            flags = (libvirt.VIR_STORAGE_XML_INACTIVE, 0) if call(
-                "reading pool %s state" % name, pool.isActive) else (libvirt.VIR_STORAGE_XML_INACTIVE,)
-            for flag in flags:
-                auth = parse_pool_xml(call("reading pool %s XML" % name, pool.XMLDesc, flag)).get(
-                    "source", {}).get("auth")
-                if auth:
-                    self.pools.append((name, {"uuid": auth.get("secret_uuid"), "usage": auth.get("secret_usage")},
-                                       DISK_SECRET_TYPES.get(auth.get("type"))))
+        for name, auths in connection.read_each_pool(_pool_auths):
+            for auth in auths:
+                self.pools.append((name, {"uuid": auth.get("secret_uuid"), "usage": auth.get("secret_usage")},
+                                   DISK_SECRET_TYPES.get(auth.get("type"))))
         for where, spec in connection.volume_specs() if volumes else ():
             encryption = spec.get("encryption")
             if encryption:

@@ -9,7 +9,7 @@ import os
 import time
 from collections import namedtuple
 
-from ansible_collections.virtops.storage.plugins.module_utils.connection import call, libvirt
+from ansible_collections.virtops.storage.plugins.module_utils.connection import call, libvirt, uri_is_local
 from ansible_collections.virtops.storage.plugins.module_utils.converge import Action, Converger
 from ansible_collections.virtops.storage.plugins.module_utils.disk_xml import (
     RAW_FORMATS, build_disk_xml, check_disk_options, disk_uses, guest_disk, volume_references)
@@ -88,8 +88,11 @@ def volume_lock_name(connection, pool, name, param="pool"):
     return "volume/%s/%s" % (pool, "" if row.volume_naming == "partition" else name)
 
 
-def refresh_pool(handle, wait=POOL_BUSY_WAIT):
+def refresh_pool(handle, wait=POOL_BUSY_WAIT, param="pool"):
     """Refresh the pool (libvirt re-reads its volumes from the storage); True when it was refreshed.
+
+    A failure names the cause (as a pool's start does) and ``param``, the task's option that names the pool
+    (None: the pool's own options, for a task on the pool itself).
 
     While another client creates a volume in the pool libvirt refuses: wait for that, at most
     ``wait`` seconds, then go on with what libvirt lists (False).
@@ -101,10 +104,35 @@ def refresh_pool(handle, wait=POOL_BUSY_WAIT):
             return True
         except LibvirtCallError as exc:
             if _POOL_BUSY not in exc.msg:
-                raise
+                raise _refresh_error(handle, exc, param)
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.1)
+
+
+def _refresh_error(handle, exc, param):
+    """The error of a failed refresh: its cause, where libvirt words it misleadingly, and that libvirt stopped
+    the pool (it does when a refresh fails)."""
+    if handle.row.misleading_errors:
+        from ansible_collections.virtops.storage.plugins.module_utils.backend_errors import (  # lazy: see the table
+            start_error)
+        try:
+            local = uri_is_local(handle.pool.connect().getURI())
+        except libvirt.libvirtError:
+            local = False
+        exc = start_error(handle.row, handle.spec, exc, local)
+    try:
+        stopped = not handle.pool.isActive()
+    except libvirt.libvirtError:
+        stopped = False
+    details = exc.details
+    if details.get("param") and param:  # an option of the pool (source.hosts): for a task on its volumes, the pool
+        details = dict(details, param=param)
+    if not stopped and details is exc.details:
+        return exc
+    return VirtopsError(exc.msg + ("; libvirt stopped pool %s when its refresh failed: once the cause is repaired, "
+                                   "start it again (storage_pool with state: active)" % handle.name if stopped else ""),
+                        **details)
 
 
 def lookup_volume(handle, name):
@@ -439,6 +467,7 @@ class VolumeConverger(Converger):
         if desired["encryption"]:
             self._check_secret(desired["encryption"]["secret"])
         action, spec, origin = self._creation(desired)
+        action = Action(action.description, self._explaining_a_lost_race(action.apply))
         self._check_capacity_fits(spec)
         self._planned = spec
         shown = ("name", "capacity", "format", "backing_store", "encryption", "permissions")
@@ -446,6 +475,32 @@ class VolumeConverger(Converger):
         if desired["preallocation"] not in (None, "off"):
             self._after["preallocation"] = desired["preallocation"]
         return [action]
+
+    def _explaining_a_lost_race(self, create):
+        """``create``, whose failure because the volume appeared meanwhile is said in those words.
+
+        The host lock keeps this host's jobs apart, not the hosts that share a pool (rbd, gluster, netfs, iscsi):
+        when two of them create one volume at once, the storage refuses the second ("File exists" and the like).
+        """
+        def apply():
+            try:
+                create()
+            except VirtopsError as exc:
+                if self.volume is None and self._appeared_meanwhile():
+                    raise VirtopsError("volume %s appeared in pool %s while this task was creating it: another host "
+                                       "sharing the pool or another client made it first, and this task changed "
+                                       "nothing of it (%s). Run the task again to converge it; create a shared "
+                                       "volume from one host (run_once)" % (self.name, self.handle.name, exc.msg),
+                                       libvirt_code=exc.details.get("libvirt_code"))
+                raise
+        return apply
+
+    def _appeared_meanwhile(self):
+        """True when the pool, read again from its storage, has the volume this task failed to create."""
+        try:
+            return refresh_pool(self.handle) and lookup_volume(self.handle, self.name) is not None
+        except VirtopsError:
+            return False
 
     def _creation(self, desired):
         """Return (the Action that creates the volume, its planned spec, {how: where from} for the diff)."""
@@ -460,7 +515,8 @@ class VolumeConverger(Converger):
             if row.volume_formats and not spec.get("format") and source_spec.get("format") in row.volume_formats:
                 spec["format"] = source_spec["format"]
             origin = "%s/%s" % (source_handle.name, source_volume.name())
-            return (Action("clone volume %s of pool %s into %s" % (source_volume.name(), source_handle.name, what),
+            kind = "clone" if row.clone_kind == "copy" else "make a Ceph copy-on-write clone of"
+            return (Action("%s volume %s of pool %s into %s" % (kind, source_volume.name(), source_handle.name, what),
                            lambda: self._clone(spec, source_volume)), spec, {"clone_from": origin})
         if desired["source"] == "backing_store":
             path, backing_capacity = self._backing_store(desired["backing_store"])

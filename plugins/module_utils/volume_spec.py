@@ -138,6 +138,22 @@ def effective_format(desired, row):
     return None
 
 
+def _check_clone_kind(clone_from, row, pool_name):
+    """Refuse a clone of another kind than libvirt makes in pools of type ``row`` (its clone_kind)."""
+    mode = clone_from.get("mode") or row.clone_kind
+    if mode != row.clone_kind and row.clone_kind == "cow":
+        raise ParameterError("clone_from.mode", "libvirt clones an image of %s pool %s only as a Ceph copy-on-write "
+                             "clone (of a protected snapshot of the source, which stays the clone's parent) and cannot "
+                             "copy one: leave clone_from.mode unset (or cow), or copy the image outside libvirt ('rbd "
+                             "cp', or 'rbd flatten' the clone)" % (row.name, pool_name))
+    if mode != row.clone_kind:
+        raise ParameterError("clone_from.mode", "libvirt clones a volume of %s pool %s as a full copy; a copy-on-write "
+                             "volume over another is a volume over a backing store (backing_store)" % (row.name, pool_name))
+    if row.clone_kind == "cow" and (clone_from.get("pool") or pool_name) != pool_name:
+        raise ParameterError("clone_from.pool", "libvirt clones an image of %s pool %s from an image of the same pool "
+                             "only (it looks the source's name up in that pool)" % (row.name, pool_name))
+
+
 def check_against_pool(desired, row, pool_name, new):
     """Raise ParameterError for options pool type ``row`` cannot honour (before libvirt is asked)."""
     _check_name_length(desired["name"], row)
@@ -157,6 +173,8 @@ def check_against_pool(desired, row, pool_name, new):
                                                         "; its volumes are the target's LUNs" if row.volume_naming == "lun" else ""))
     if desired["clone_from"] and not supports(row, "volume_clone"):
         raise ParameterError("clone_from", "%s pools cannot create a volume from another one (pool %s)" % (row.name, pool_name))
+    if desired["clone_from"]:
+        _check_clone_kind(desired["clone_from"], row, pool_name)
     if desired["import_from"] and not supports(row, "volume_upload"):
         raise ParameterError("import_from", "%s pools cannot upload into volumes (pool %s)" % (row.name, pool_name))
     if desired["capacity"] is None and not desired["source"]:
@@ -244,7 +262,8 @@ VOLUME_ARGUMENT_SPEC = dict(
     backing_store=dict(type="dict", options=dict(
         path=dict(type="path"), pool=dict(type="str"), name=dict(type="str"),
         format=dict(type="str", required=True))),
-    clone_from=dict(type="dict", options=dict(pool=dict(type="str"), name=dict(type="str", required=True))),
+    clone_from=dict(type="dict", options=dict(pool=dict(type="str"), name=dict(type="str", required=True),
+                                              mode=dict(type="str", choices=["copy", "cow"]))),
     import_from=dict(type="dict", options=dict(
         src=dict(type="str", required=True), checksum=dict(type="str"), format=dict(type="str"),
         validate_certs=dict(type="bool", default=True), timeout=dict(type="int", default=60))),

@@ -13,8 +13,9 @@ description:
   - Converges one volume of an active libvirt storage pool and returns its facts with the guest
     C(<disk>) element that uses it, right for the pool type (file, block or network disk). The element
     is only returned, never attached to a guest by this module.
-  - A new volume is created empty, as a full clone of another volume (O(clone_from)), as a linked
-    clone over a backing volume (O(backing_store)), or from an image (O(import_from)).
+  - A new volume is created empty, as a clone of another volume (O(clone_from), a full copy or in rbd
+    pools a Ceph copy-on-write clone), as a linked clone over a backing volume (O(backing_store)), or
+    from an image (O(import_from)).
   - An existing volume is grown to the declared O(capacity); it is shrunk only with
     O(allow_shrink=true). The rounding a backend applies to sizes (partition alignment, LVM extents,
     sectors) is not a difference.
@@ -140,8 +141,14 @@ options:
         required: true
   clone_from:
     description:
-      - Create the volume as a full copy of another volume, through libvirt (formats are converted
-        when they differ). Applies only when the volume does not exist.
+      - Create the volume as a clone of another volume, through libvirt. Applies only when the volume does not
+        exist.
+      - In every pool type but rbd the clone is a full copy of the source's data (formats are converted when they
+        differ), independent of it; a copy-on-write volume over another is O(backing_store).
+      - In an rbd pool libvirt makes a Ceph copy-on-write clone instead (the source's data is shared, not copied;
+        libvirt makes and protects a snapshot of the source, which stays the clone's parent), of an image of the
+        same pool only. The source cannot be deleted while clones depend on it (see O(delete_snapshots)). libvirt
+        cannot copy an rbd image; make an independent copy outside libvirt (C(rbd cp)), or C(rbd flatten) a clone.
       - The clone has the source's format unless O(format) says otherwise, and at least its size.
     type: dict
     suboptions:
@@ -152,6 +159,13 @@ options:
         description: Name of the source volume.
         type: str
         required: true
+      mode:
+        description:
+          - The kind of clone the task must make, V(copy) (a full copy) or V(cow) (a Ceph copy-on-write clone).
+            Default, the kind libvirt makes in the pool (V(cow) in rbd pools, V(copy) in the others); another is
+            refused before anything is changed, with the reason.
+        type: str
+        choices: [copy, cow]
   import_from:
     description:
       - Create the volume from an image, on the hypervisor host. A URL is downloaded there; the image

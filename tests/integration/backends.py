@@ -13,8 +13,10 @@ import os
 import random
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -204,6 +206,23 @@ def ceph():
         backend.down()
 
 
+def stop_pid(pid):
+    """Stop process ``pid`` of a back end (a fault a test makes) and wait until it is gone."""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while os.path.exists("/proc/%d" % pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not os.path.exists("/proc/%d" % pid), "process %d did not stop" % pid
+
+
+def up_again(kind, facts, *settings):
+    """Run ``<kind>-up`` again on the state of the back end of ``facts`` (it starts what is down, keeps the rest),
+    with the ``settings`` facts it was started with; ``facts`` is updated (new pids)."""
+    state_dir = os.path.dirname(facts["%s_STATE_DIR" % kind.upper()])
+    env = dict(os.environ, STATE_DIR=state_dir, **dict((key, facts[key]) for key in settings))
+    facts.update(parse_facts(run([os.path.join(SCRIPTS, kind + "-up")], env=env).stdout))
+
+
 def ceph_admin(facts, command, *args, check=True):
     """Run ``ceph`` or ``rbd`` (``command``) as client.admin of the cluster of ``facts``; its stdout."""
     return run([command, "-c", facts["CEPH_CONF"]] + list(args), check=check).stdout
@@ -221,6 +240,20 @@ def gluster():
         return dict(GLUSTER_VOLUME=os.path.basename(volumes[0])) if volumes else {}
     stop_leftovers("gluster", leftover_volume)
     backend = Backend("gluster", GLUSTER_VOLUME="vt%s" % random.randint(100000, 999999))
+    backend.up()
+    try:
+        yield backend.facts
+    finally:
+        backend.down()
+
+
+@pytest.fixture
+def session_hypervisor():
+    """A second hypervisor on this host: the qemu:///session daemon of a non-root user (lbt-session, made for the
+    test and removed after it); its facts. Modules reach it as that user (sudo) with uri qemu:///session; its
+    daemon is spawned by the first connection and stopped, with its state, at the end."""
+    stop_leftovers("session", lambda state_dir: {})
+    backend = Backend("session")
     backend.up()
     try:
         yield backend.facts

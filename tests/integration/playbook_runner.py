@@ -19,7 +19,7 @@ PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks"
 # ansible-playbook is run by the venv's python: the script's shebang may name another interpreter (the venv
 # here was made as /tmp/venv-probe and moved, and its scripts still start with #!/tmp/venv-probe/bin/python3)
 VENV_BIN = os.path.join(REPO, os.environ.get("VENV", ".venv"), "bin")
-RECAP = re.compile(r"^localhost\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
+RECAP = re.compile(r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
                    r"\s+failed=(?P<failed>\d+)\s+skipped=(?P<skipped>\d+)\s+rescued=(?P<rescued>\d+)"
                    r"\s+ignored=(?P<ignored>\d+)", re.MULTILINE)
 
@@ -27,16 +27,18 @@ RECAP = re.compile(r"^localhost\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\
 # ---------------------------------------------------------------- running playbooks
 
 class Run:
-    """One ansible-playbook run: its return code, output and PLAY RECAP counts."""
+    """One ansible-playbook run: its return code, output and PLAY RECAP counts (``recaps`` per host, ``recap``
+    their sums: for the usual one host, localhost, that host's)."""
 
     def __init__(self, proc):
         self.rc = proc.returncode
         self.stdout = proc.stdout
         self.stderr = proc.stderr
         found = RECAP.findall(proc.stdout)
-        assert found, "no PLAY RECAP for localhost (rc %d):\n%s\n%s" % (self.rc, self.stdout, self.stderr)
-        self.recap = dict(zip(("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored"),
-                              (int(count) for count in found[-1])))
+        assert found, "no PLAY RECAP (rc %d):\n%s\n%s" % (self.rc, self.stdout, self.stderr)
+        names = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
+        self.recaps = dict((host, dict(zip(names, (int(count) for count in counts)))) for host, *counts in found)
+        self.recap = dict((name, sum(recap[name] for recap in self.recaps.values())) for name in names)
 
     def __str__(self):
         fatal = [line for line in self.stdout.splitlines() if line.startswith(("fatal:", "[ERROR]"))]
@@ -56,7 +58,7 @@ class Run:
             match = re.match(r"^TASK \[(.*)\] \**$", line)
             if match:
                 task = match.group(1)
-            elif line.startswith("fatal: [localhost]"):
+            elif line.startswith("fatal: ["):
                 return task, line
         raise AssertionError("no failed task in:\n%s" % self)
 
@@ -80,13 +82,14 @@ class Ansible:
             json.dump(variables, handle)
         return path
 
-    def run(self, playbook, vars_file, *options):
-        """Run playbooks/``playbook`` with ``-e @vars_file`` and ``options`` (--check, --diff, -vvvv...)."""
+    def run(self, playbook, vars_file, *options, inventory="localhost,"):
+        """Run playbooks/``playbook`` with ``-e @vars_file`` and ``options`` (--check, --diff, -vvvv...), on the
+        hosts of ``inventory`` (a file, or hosts followed by commas)."""
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_REMOTE_TEMP=self.remote_tmp,
                    ANSIBLE_LOCAL_TEMP=self.local_tmp, ANSIBLE_LOG_PATH=self.log_path,
                    ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
                    ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_RETRY_FILES_ENABLED="false")
-        argv = [os.path.join(VENV_BIN, "python"), os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,",
+        argv = [os.path.join(VENV_BIN, "python"), os.path.join(VENV_BIN, "ansible-playbook"), "-i", inventory,
                 "-e", "@" + vars_file] + list(options) + [os.path.join(PLAYBOOKS, playbook)]
         proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=self.root, timeout=600,
                               check=False)

@@ -57,6 +57,12 @@ def attach_then_detach(guest, args, serial, sectors, check_disk, content):
     ``sectors``. ``content()`` reads on the host the first 32 bytes the guest sees: for an R serial what the
     guest reads, for a W serial the guest's marker once it is detached. Returns the real attach and detach results.
     """
+    attached = attach_in_six_steps(guest, args, serial, sectors, check_disk, content)
+    return attached, detach_in_six_steps(guest, args, serial, check_disk, content)
+
+
+def _in_definitions(guest, serial, check_disk):
+    """(absent, present): checks that ``serial`` is in no definition of ``guest``, and in both (``check_disk``)."""
     def absent():
         for scope in SCOPES:
             assert serial not in serials(guest.name, scope), scope
@@ -64,7 +70,12 @@ def attach_then_detach(guest, args, serial, sectors, check_disk, content):
     def present():
         for scope in SCOPES:
             check_disk(disk_by_serial(guest.name, scope, serial))
+    return absent, present
 
+
+def attach_in_six_steps(guest, args, serial, sectors, check_disk, content):
+    """The attach half of ``attach_then_detach``; returns the real attach's result."""
+    absent, present = _in_definitions(guest, serial, check_disk)
     since = guest.mark()
     attached = six_steps("disk_attach", args, absent, present)
     assert (attached["disk"]["persistent"], attached["disk"]["live"]) == (True, True), attached
@@ -79,7 +90,12 @@ def attach_then_detach(guest, args, serial, sectors, check_disk, content):
         assert bytes.fromhex(read.fields["hex"]) == content(), read.line
     else:
         guest.wait_for("WROTE", serial, since)
+    return attached
 
+
+def detach_in_six_steps(guest, args, serial, check_disk, content):
+    """The detach half of ``attach_then_detach``; returns the real detach's result."""
+    absent, present = _in_definitions(guest, serial, check_disk)
     since = guest.mark()
     detached = six_steps("disk_attach", dict(args, state="absent"), present, absent)
     assert detached["disk"] is None and detached["disk_xml"] is None, detached
@@ -88,7 +104,7 @@ def attach_then_detach(guest, args, serial, sectors, check_disk, content):
     guest.wait_for("REMOVE", serial, since, timeout=10)
     if serial.startswith("W"):
         assert content() == marker(serial)
-    return attached, detached
+    return detached
 
 
 def sparse_file(path, size=16 * MIB):

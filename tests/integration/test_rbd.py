@@ -10,13 +10,15 @@ base of clones, snapshots) are clear errors that change nothing, and a rerun aft
 
 import json
 import os
+import re
 import sys
+import uuid
 
 import pytest
 
 from .attach_helpers import SECTOR, marker
 # pytest fixtures, used as test arguments
-from .backends import ceph, ceph_admin  # noqa: F401  pylint: disable=unused-import
+from .backends import ceph, ceph_admin, session_hypervisor, stop_pid, up_again  # noqa: F401  pylint: disable=unused-import
 from .conftest import run_module, run_ok, six_steps, virsh, workdir  # noqa: F401  pylint: disable=unused-import
 from .linux_guest import linux_guest  # noqa: F401  pylint: disable=unused-import
 from .playbook_runner import ansible  # noqa: F401  pylint: disable=unused-import
@@ -32,8 +34,13 @@ def secret_args(prefix, facts, key=None):
                 value_b64=key or facts["CEPH_CLIENT_KEY"], description="rbd test " + prefix)
 
 
+# libvirt's librados waits 30 s for monitors that do not answer (client_mount_timeout, rados_mon_op_timeout):
+# the tests of monitors down wait 5 s, set through the pool's Ceph client options (libvirt applies them last)
+QUICK_TIMEOUTS = {"client_mount_timeout": "5", "rados_mon_op_timeout": "5"}
+
+
 def pool_args(prefix, facts, name="rbd"):
-    return dict(name=prefix + name, type="rbd", state="active", source=dict(
+    return dict(name=prefix + name, type="rbd", state="active", config_options=QUICK_TIMEOUTS, source=dict(
         name=facts["CEPH_POOL"], hosts=[dict(name="127.0.0.1", port=int(facts["CEPH_MON_PORT"]))],
         auth=dict(type="ceph", username=facts["CEPH_CLIENT_NAME"],
                   secret=dict(usage=secret_args(prefix, facts)["usage_id"]))))
@@ -132,7 +139,15 @@ def test_volumes_create_grow_clone_delete(ceph, rbd_pool):  # noqa: F811  pylint
         assert info is not None and info["size"] == 128 * MIB, info
         assert info["parent"]["image"] == "base" and info["parent"]["pool"] == ceph["CEPH_POOL"], info
 
-    six_steps("storage_volume", clone, absent("clone"), a_clone_of_base)
+    # a full copy (what clone_from makes in other pool types): libvirt cannot make one in an rbd pool; refused
+    # before anything is made, check mode and real, saying why
+    for check in (True, False):
+        refused = run_module("storage_volume", dict(clone, clone_from=dict(name="base", mode="copy")), check=check)
+        assert refused.get("failed") is True and refused["param"] == "clone_from.mode", refused
+        assert "cannot copy one" in refused["msg"], refused["msg"]
+        absent("clone")()
+    six_steps("storage_volume", dict(clone, clone_from=dict(name="base", mode="cow")), absent("clone"),
+              a_clone_of_base)
 
     # the base of a clone: Ceph refuses (the clone's parent is its snapshot), said clearly, nothing deleted
     for check in (True, False):
@@ -230,6 +245,39 @@ def test_a_wrong_key_and_a_dead_monitor_are_named(ceph, prefix, secrets):  # noq
         run_module("storage_pool", dict(name=args["name"], state="absent"))
 
 
+def test_a_monitor_down_under_a_running_pool(ceph, prefix, rbd_pool):  # noqa: F811  pylint: disable=redefined-outer-name
+    """The monitor stops under a running pool: a task that reads the pool again names the cause, libvirt stops the
+    pool, and it cannot start; once the monitor is back, the rerun starts it and the next changes nothing. The
+    image made before is listed again, with its size."""
+    pool, images = rbd_pool
+    images.append("kept")
+    image = run_ok("storage_volume", dict(pool=pool, name="kept", capacity="8M", format="raw"), changed=True)
+    monitor = "127.0.0.1:%s" % ceph["CEPH_MON_PORT"]
+    stop_pid(int(ceph["CEPH_MON_PID"]))
+    try:
+        read = run_module("storage_volume_info", dict(pool=pool, refresh=True))
+        assert read.get("failed") is True and read["param"] == "pool", read
+        assert "no Ceph monitor answers at %s" % monitor in read["msg"], read["msg"]
+        assert "libvirt stopped pool %s when its refresh failed" % pool in read["msg"], read["msg"]
+        assert pool_state(pool) == "inactive"
+        started = run_module("storage_pool", pool_args(prefix, ceph))
+        assert started.get("failed") is True and started["param"] == "source.hosts", started
+        assert "no Ceph monitor answers at %s" % monitor in started["msg"], started["msg"]
+        assert pool_state(pool) == "inactive"
+    finally:
+        up_again("ceph", ceph, "CEPH_MON_PORT", "CEPH_MON_PORT_V2")
+    run_ok("storage_pool", pool_args(prefix, ceph), changed=True)
+    run_ok("storage_pool", pool_args(prefix, ceph), changed=False)
+    listed = run_ok("storage_volume_info", dict(pool=pool, name="kept"))["volumes"]
+    assert [v["capacity"] for v in listed] == [image["volume"]["capacity"]] == [image_info(ceph, "kept")["size"]]
+
+
+def pool_state(name):
+    """'active' or 'inactive' as virsh lists pool ``name`` (None: no such pool)."""
+    rows = [line.split() for line in virsh("pool-list", "--all").splitlines()]
+    return next((row[1] for row in rows if row and row[0] == name), None)
+
+
 def test_the_readme_example(ceph, prefix, secrets, linux_guest, ansible):  # noqa: F811  pylint: disable=redefined-outer-name
     """The README's rbd playbook (secret -> pool -> image -> disk) converges, then changes nothing; the guest sees
     the disk; the key is nowhere in the output or the log. The README holds the playbook as it is run here."""
@@ -261,9 +309,87 @@ def test_the_readme_example(ceph, prefix, secrets, linux_guest, ansible):  # noq
         for line in virsh("secret-list").splitlines():
             if usage in line:
                 secrets.append(line.split()[0])
+    assert_readme_shows("rbd_example.yml", "- name: A Ceph rbd pool")
+
+
+def assert_readme_shows(playbook, first_line):
+    """README.md holds playbooks/``playbook`` as it is run, from ``first_line`` on."""
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md")) as handle:
         readme = handle.read()
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "rbd_example.yml")) as handle:
-        playbook = handle.read()
-    tasks = playbook[playbook.index("- name: A Ceph rbd pool"):]
-    assert tasks in readme, "README.md must show tests/integration/playbooks/rbd_example.yml from its play on"
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", playbook)) as handle:
+        text = handle.read()
+    assert text[text.index(first_line):] in readme, "README.md must show tests/integration/playbooks/%s from %r on" % (
+        playbook, first_line)
+
+
+def test_two_hypervisors_share_one_pool(ceph, prefix, session_hypervisor, ansible):  # noqa: F811  pylint: disable=redefined-outer-name
+    """The README's fleet playbook on two hypervisors, the system daemon and a non-root user's session daemon:
+    the secret and the pool on both, each image made (then deleted) once by one host, and both hosts list the
+    same images with the same sizes, after the deletion too."""
+    images = dict(web=prefix + "web-data", db=prefix + "db-data")
+    hypervisors = {
+        "hv-system": dict(ansible_connection="local", ansible_python_interpreter=sys.executable),
+        # the distribution's python3-libvirt and python3-lxml, as a hypervisor has them
+        "hv-session": dict(ansible_connection="local", ansible_python_interpreter="/usr/bin/python3",
+                           ansible_become=True, ansible_become_user=session_hypervisor["SESSION_USER"],
+                           ansible_pipelining=True, libvirt_uri="qemu:///session")}
+    inventory = ansible.write_vars("hosts.yml", {"hypervisors": {"hosts": hypervisors}})
+    report_dir = os.path.join(ansible.root, "report")
+    os.mkdir(report_dir, 0o700)
+    usage = "client.%s %sshared" % (ceph["CEPH_CLIENT_NAME"], prefix)
+    settings = dict(
+        ceph_monitors=[dict(name="127.0.0.1", port=int(ceph["CEPH_MON_PORT"]))], ceph_pool=ceph["CEPH_POOL"],
+        ceph_user=ceph["CEPH_CLIENT_NAME"], ceph_secret_usage=usage, ceph_secret_uuid=str(uuid.uuid4()),
+        ceph_key=ceph["CEPH_CLIENT_KEY"], libvirt_pool=prefix + "shared", report_dir=report_dir,
+        shared_images=[dict(name=images["web"], capacity="64M"), dict(name=images["db"], capacity="32M")])
+
+    def converge(*options, **changes):
+        variables = ansible.write_vars("vars-%s.json" % uuid.uuid4().hex[:6], dict(settings, **changes))
+        run = ansible.run("shared_rbd_pool_report.yml", variables, *options, inventory=inventory)
+        run.assert_ok()
+        listed = {}
+        for host in hypervisors:
+            with open(os.path.join(report_dir, host + ".json")) as handle:
+                listed[host] = dict((name, size) for name, size in json.load(handle).items() if name.startswith(prefix))
+        return run, listed
+
+    def made_by(run):
+        """The hosts on which the image task ran its module (run_once: one)."""
+        task = run.stdout[run.stdout.index("TASK [Each shared image"):run.stdout.index("TASK [What every")]
+        return set(re.findall(r"^(?:changed|ok): \[([\w-]+)\] => \(item=", task, re.MULTILINE))
+
+    try:
+        first, listed = converge()
+        assert made_by(first) == {"hv-system"}, str(first)
+        sizes = {images["web"]: 64 * 1024 ** 2, images["db"]: 32 * 1024 ** 2}
+        assert listed == {"hv-system": sizes, "hv-session": sizes}, listed
+        for image, size in sizes.items():
+            assert image_info(ceph, image)["size"] == size
+        for host in hypervisors:  # the secret and the pool are each host's own
+            assert "changed: [%s]" % host in first.stdout[first.stdout.index("TASK [The rbd pool"):], str(first)
+        again, listed = converge()
+        assert again.recap["changed"] == 0, str(again)
+        assert listed == {"hv-system": sizes, "hv-session": sizes}, listed
+
+        retired = [dict(name=images["web"], state="absent"), settings["shared_images"][1]]
+        check, listed = converge("--check", shared_images=retired)
+        assert "changed: [hv-system] => (item={'name': '%s'" % images["web"] in check.stdout, str(check)
+        assert listed == {"hv-system": sizes, "hv-session": sizes}, listed  # check mode deleted nothing
+        deleted, listed = converge(shared_images=retired)
+        assert made_by(deleted) == {"hv-system"}, str(deleted)
+        left = {images["db"]: 32 * 1024 ** 2}
+        assert listed == {"hv-system": left, "hv-session": left}, listed
+        assert images["web"] not in ceph_admin(ceph, "rbd", "ls", ceph["CEPH_POOL"]).split()
+        after, listed = converge(shared_images=retired)
+        assert after.recap["changed"] == 0 and listed == {"hv-system": left, "hv-session": left}, str(after)
+        with open(ansible.log_path) as handle:
+            log = handle.read()
+        for text in (first.stdout, first.stderr, log):
+            assert ceph["CEPH_CLIENT_KEY"] not in text
+    finally:
+        run_module("storage_pool", dict(name=settings["libvirt_pool"], state="absent"))
+        run_module("storage_secret", dict(uuid=settings["ceph_secret_uuid"], state="absent"))
+        for image in images.values():
+            ceph_admin(ceph, "rbd", "rm", "%s/%s" % (ceph["CEPH_POOL"], image), check=False)
+        # the session daemon's pool and secret go with its state (session_hypervisor)
+    assert_readme_shows("shared_rbd_pool.yml", "- name: One Ceph rbd pool on every hypervisor")

@@ -31,8 +31,8 @@ DAEMON_WORDS = ("connection to the libvirt daemon was lost", "is the libvirt dae
 
 
 def daemon_pid():
-    """The pid of the running libvirtd."""
-    out = subprocess.run(["pgrep", "-x", "libvirtd"], capture_output=True, text=True, check=False).stdout.split()
+    """The pid of the running system libvirtd (root's: a user's session daemon may run too)."""
+    out = subprocess.run(["pgrep", "-u", "root", "-x", "libvirtd"], capture_output=True, text=True, check=False).stdout.split()
     assert len(out) == 1, "expected one libvirtd, found %r" % out
     return int(out[0])
 

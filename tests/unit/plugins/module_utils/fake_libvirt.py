@@ -357,11 +357,13 @@ class FakePool(Failures):
         self.libvirt_conn.log.append(entry + (self.name(),))
 
     def XMLDesc(self, flags):
+        self._check("XMLDesc")
         if flags & libvirt.VIR_STORAGE_XML_INACTIVE or self.running is None:
             return self.definition
         return self.running
 
     def info(self):
+        self._check("info")
         return [2 if self.running else 0, 10 ** 9, 10 ** 9 - self.free, self.free]
 
     def isActive(self):

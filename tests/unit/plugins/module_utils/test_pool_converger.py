@@ -541,7 +541,7 @@ def test_absent_delete_volumes_in_use_allowed():
 def test_absent_delete_volumes_stops_while_a_volume_is_being_created(monkeypatch):
     """libvirt refuses to refresh a pool a volume is being created in: what it lists may miss that volume, so the
     storage is not deleted (nor any volume)."""
-    monkeypatch.setattr(volume_module.refresh_pool, "__defaults__", (0.05,))  # the wait for a busy pool
+    monkeypatch.setattr(volume_module.refresh_pool, "__defaults__", (0.05, "pool"))  # the wait for a busy pool, then param
     connection = FakeConnection()
     pool = _existing(connection, DIR, active=True, volumes=[_volume("a.img")])
     pool.fail("refresh", libvirt.VIR_ERR_INTERNAL_ERROR, "internal error: pool 'images' has asynchronous jobs running.")

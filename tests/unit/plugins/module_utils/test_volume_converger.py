@@ -300,15 +300,17 @@ def test_a_volume_whose_zeros_cannot_be_written_is_removed():
     assert pool.volumes == []
 
 
-def test_create_when_another_client_made_the_volume_meanwhile_is_libvirts_refusal():
+def test_create_when_another_client_made_the_volume_meanwhile_says_so():
     connection, pool = _pool()
     converger = _converger(connection, capacity="64 MiB")
     actions = converger.plan(converger.read_current(), converger.read_desired())
     pool.volumes.append(_file("a.img"))
-    with pytest.raises(LibvirtCallError) as info:
+    with pytest.raises(VirtopsError) as info:
         actions[0].apply()
-    assert info.value.libvirt_code == libvirt.VIR_ERR_STORAGE_VOL_EXIST
-    assert info.value.msg == "creating volume a.img in pool images failed: storage volume 'a.img' exists already"
+    assert info.value.details["libvirt_code"] == libvirt.VIR_ERR_STORAGE_VOL_EXIST
+    assert info.value.msg.startswith("volume a.img appeared in pool images while this task was creating it: another "
+                                     "host sharing the pool or another client made it first"), info.value.msg
+    assert "(creating volume a.img in pool images failed: storage volume 'a.img' exists already)" in info.value.msg
 
 
 @pytest.mark.parametrize("check_mode", [True, False])

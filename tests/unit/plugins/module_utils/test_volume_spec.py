@@ -219,3 +219,29 @@ def test_mode_libvirt_refuses(mode, fragment):
 
 def test_integer_mode_is_its_value():
     assert desired(permissions={"mode": 0o640})["permissions"] == {"mode": "0640"}
+
+
+CLONING = sorted(name for name, row in POOL_TYPES.items() if supports(row, "volume_clone"))
+
+
+@pytest.mark.parametrize("type_name", CLONING)
+def test_a_clone_is_the_kind_libvirt_makes_in_the_pool_type(type_name):
+    """clone_from.mode unset or naming the table's clone_kind passes; the other kind is refused, saying why."""
+    row = pool_type(type_name)
+    other = "copy" if row.clone_kind == "cow" else "cow"
+    for mode in (None, row.clone_kind):
+        check_against_pool(desired(clone_from=dict(name="base", pool=None, mode=mode)), row, "p1", new=True)
+    with pytest.raises(ParameterError) as err:
+        check_against_pool(desired(clone_from=dict(name="base", pool=None, mode=other)), row, "p1", new=True)
+    assert err.value.param == "clone_from.mode"
+    assert ("cannot copy one" if row.clone_kind == "cow" else "backing_store") in err.value.msg, err.value.msg
+
+
+def test_an_rbd_clone_is_made_of_an_image_of_its_own_pool():
+    """libvirt's rbd backend looks the source's name up in the new image's pool, whatever pool it came from."""
+    row = pool_type("rbd")
+    check_against_pool(desired(clone_from=dict(name="base", pool="p1", mode=None)), row, "p1", new=True)
+    with pytest.raises(ParameterError) as err:
+        check_against_pool(desired(clone_from=dict(name="base", pool="images", mode=None)), row, "p1", new=True)
+    assert err.value.param == "clone_from.pool" and "same pool" in err.value.msg
+    assert [name for name, r in POOL_TYPES.items() if r.clone_kind == "cow"] == ["rbd"]
