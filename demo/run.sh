@@ -3,7 +3,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-export ANSIBLE_COLLECTIONS_PATH="$(pwd)/build/collections"
+# DEMO_COLLECTIONS: where the collection is installed (default: build/collections, which `make install` fills)
+export ANSIBLE_COLLECTIONS_PATH="${DEMO_COLLECTIONS:-$(pwd)/build/collections}"
 export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
 export ANSIBLE_REMOTE_TEMP="$(pwd)/build/ansible-tmp"
 echo "=== demo: first run (converges)"

@@ -14,7 +14,8 @@ APT_PACKAGES="libvirt-daemon-system libvirt-clients libvirt-dev pkg-config gcc p
  qemu-system-x86 qemu-utils qemu-block-extra parted tgt e2fsprogs xfsprogs util-linux
  libxml2-utils iproute2 libvirt-daemon-driver-storage-iscsi-direct
  libvirt-daemon-driver-storage-rbd libvirt-daemon-driver-storage-gluster xz-utils
- ceph-mon ceph-osd ceph-mgr ceph-common glusterfs-server glusterfs-client python3-libvirt python3-lxml sudo"
+ ceph-mon ceph-osd ceph-mgr ceph-common glusterfs-server glusterfs-client python3-libvirt python3-lxml sudo chromium"
+# chromium: tests/docs opens the built docs site in headless Chromium
 # python3-libvirt, python3-lxml, sudo: the second hypervisor of the shared-pool test runs the modules as a non-root
 # user (sudo) with the system python3 and the distribution's libvirt binding, as a hypervisor has them
 # ceph-*, glusterfs-*: the single-node Ceph and Gluster servers the rbd and gluster tests start on 127.0.0.1
@@ -46,9 +47,10 @@ if ! "$VENV/bin/python" -c "import ansible, lxml, libvirt, pytest, testinfra, mo
 fi
 
 # ansible-test fetches a pip bootstrap script from a host that is not reachable
-# here; give it a stand-in that uses ensurepip and the configured index.
-GET_PIP="$HOME/.ansible/test/cache/get_pip_24_2.py"
-if [ ! -f "$GET_PIP" ]; then
+# here; give it a stand-in that uses ensurepip and the configured index, under the
+# name of each pip version an ansible-core of the matrix pins (2.19: 24.2; 2.20, 2.21: 25.2).
+for GET_PIP in "$HOME/.ansible/test/cache/get_pip_24_2.py" "$HOME/.ansible/test/cache/get_pip_25_2.py"; do
+    [ -f "$GET_PIP" ] && continue
     mkdir -p "$(dirname "$GET_PIP")"
     cat >"$GET_PIP" <<'PY'
 import subprocess, sys
@@ -57,7 +59,7 @@ args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
 if args:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "--upgrade"] + args)
 PY
-fi
+done
 scripts/install-collection.sh
 
 # The tiny Linux guest the disk attach/detach tests boot, built here so that the

@@ -13,4 +13,4 @@ mkdir -p "$DEST"
 git ls-files -z --cached --others --exclude-standard |
     xargs -0 tar cf - --ignore-failed-read 2>/dev/null | tar xf - -C "$DEST"
 cd "$DEST"
-PATH="$VENV/bin:$PATH" "$VENV/bin/ansible-test" sanity --venv --python 3.11 --color no "$@"
+PATH="$VENV/bin:$PATH" "$VENV/bin/ansible-test" sanity --venv --python "${SANITY_PYTHON:-3.11}" --color no "$@"

@@ -18,8 +18,8 @@ options:
     type: str
     default: qemu:///system
 requirements:
-  - libvirt-python (python3-libvirt) on the hypervisor host
-  - lxml on the hypervisor host
+  - libvirt-python and lxml on the hypervisor host, for the Python that runs the module, or the distribution's
+    python3-libvirt and python3-lxml for the system Python (the module then runs itself under that Python)
 """
 
     ATTRIBUTES = r"""

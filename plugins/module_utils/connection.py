@@ -16,12 +16,14 @@ its compile time on every task: Ansible ships module_utils as source).
 
 from __future__ import annotations
 
+import os
 import re
 import traceback
 
 from urllib.parse import urlparse
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.common.respawn import has_respawned, probe_interpreters_for_module, respawn_module
 
 from ansible_collections.virtops.storage.plugins.module_utils.errors import (
     LibvirtCallError, ParameterError, VirtopsError, daemon_lost)
@@ -45,12 +47,39 @@ CONNECTION_ARGUMENT_SPEC = dict(
 )
 
 
+# where a hypervisor's distribution puts its python3-libvirt and python3-lxml, for the system Python
+SYSTEM_PYTHONS = ("/usr/bin/python3", "/usr/libexec/platform-python", "/usr/bin/python")
+INSTALL_HELP = ("Install them for this interpreter (pip install libvirt-python lxml), or install the distribution's "
+                "packages for the system Python (python3-libvirt and python3-lxml on Debian, Ubuntu, Fedora and "
+                "RHEL), which the modules then use by themselves")
+
+
 def check_dependencies(module):
-    """Fail the module with missing_required_lib when libvirt-python or lxml is missing."""
-    if LIBVIRT_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("libvirt-python"), exception=LIBVIRT_IMPORT_ERROR)
-    if LXML_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("lxml"), exception=LXML_IMPORT_ERROR)
+    """Go on when libvirt-python and lxml import; else run the module again under the system Python when the
+    distribution's packages are there (Ansible may have picked another interpreter), else fail with
+    missing_required_lib saying both ways to install them."""
+    missing = [(name, error) for name, error in (("libvirt-python", LIBVIRT_IMPORT_ERROR), ("lxml", LXML_IMPORT_ERROR))
+               if error]
+    if not missing:
+        return
+    if not has_respawned():
+        interpreter = _python_with_libvirt()
+        if interpreter:
+            respawn_module(interpreter)  # runs the module there and exits with its result
+    names = " and ".join(name for name, dummy in missing)
+    module.fail_json(msg="%s %s." % (missing_required_lib(names), INSTALL_HELP), exception=missing[0][1])
+
+
+def _python_with_libvirt():
+    """The first system Python that imports both libvirt and lxml, or None.
+
+    It may be this one's binary: a virtualenv's python is a link to the system Python without its packages.
+    """
+    for path in SYSTEM_PYTHONS:
+        if os.path.exists(path) and probe_interpreters_for_module([path], "libvirt") and \
+                probe_interpreters_for_module([path], "lxml"):
+            return path
+    return None
 
 
 def error_code(name):

@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Attaches a storage volume, a host file or block device, or a whole C(<disk>) element to a guest, and detaches
     it again. Every pool type's volume becomes the disk it needs (file, block or network with hosts, auth and
-    LUKS encryption), as in the RV(virtops.storage.storage_volume#module:disk_xml) of M(virtops.storage.storage_volume).
+    LUKS encryption), as in the RV(virtops.storage.storage_volume#module:volume.disk_xml) of M(virtops.storage.storage_volume).
   - A guest has two definitions, converged separately. O(persistent) is the definition the guest gets when it
     starts, O(live) the running guest. A shut-off guest gets the persistent change only, a transient guest the
     live one only.
@@ -75,7 +75,7 @@ options:
   disk_xml:
     description:
       - A whole C(<disk>) element as the source, attached as written (for example the
-        RV(virtops.storage.storage_volume#module:disk_xml) of M(virtops.storage.storage_volume)). Its
+        RV(virtops.storage.storage_volume#module:volume.disk_xml) of M(virtops.storage.storage_volume)). Its
         C(<target>) needs a bus; the target dev is kept as written.
     type: str
   persistent:

@@ -21,6 +21,22 @@ COLLECTIONS = os.environ.get("VIRTOPS_COLLECTIONS", os.path.join(REPO, "build", 
 INSTALLED = os.path.join(COLLECTIONS, "ansible_collections", "virtops", "storage")
 
 
+# the longest files first: `make integration` runs two files at a time, and a long file started last would run
+# alone at the end
+LONGEST_FIRST = ("test_gluster.py", "test_trust_parallel.py", "test_rbd.py", "test_secret_playbooks.py",
+                 "test_disk_attach_behaviour.py", "test_disk_attach_sources.py", "test_storage_host.py")
+
+
+def pytest_collection_modifyitems(session, config, items):  # pylint: disable=unused-argument
+    rank = dict((name, position) for position, name in enumerate(LONGEST_FIRST))
+    items.sort(key=lambda item: rank.get(os.path.basename(str(item.fspath)), len(LONGEST_FIRST)))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "exclusive: stops or restarts what every test uses (the libvirt daemon); "
+                                       "run alone, after the others (make integration)")
+
+
 def run_module(name, args, check=False, diff=True):
     """Run module ``name`` with ``args``; return its JSON result (``failed`` set on failure)."""
     path = os.path.join(INSTALLED, "plugins", "modules", name + ".py")

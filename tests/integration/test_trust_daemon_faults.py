@@ -25,6 +25,9 @@ from .conftest import REPO, URI, run_module, run_ok, virsh
 from .test_trust_volumes import _start_import, _wait_for_allocation, write_pattern
 from .volume_helpers import make_dir_pool, sha256_file, vol_names
 
+# these tests stop the daemon every other test uses: `make integration` runs them after the others, alone
+pytestmark = pytest.mark.exclusive
+
 SIGNALS = [pytest.param(signal.SIGTERM, id="SIGTERM"), pytest.param(signal.SIGKILL, id="SIGKILL")]
 # what a task that lost the daemon says (LibvirtCallError, or the connection that cannot be opened)
 DAEMON_WORDS = ("connection to the libvirt daemon was lost", "is the libvirt daemon running?")
