@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: disk_attach
 short_description: Attach a disk to a libvirt guest, or detach it, live and in its persistent definition
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Attaches a storage volume, a host file or block device, or a whole C(<disk>) element to a guest, and detaches
     it again. Every pool type's volume becomes the disk it needs (file, block or network with hosts, auth and

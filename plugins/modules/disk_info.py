@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: disk_info
 short_description: Read the disks of libvirt guests and the storage pool and volume each one comes from
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Returns every disk of one guest, or of every guest, from its persistent definition and from the running
     guest (target device and bus, device, driver, source, readonly and shareable flags, serial).

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: storage_host
 short_description: Converge a hypervisor host's whole libvirt storage declaration in one task
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Converges the secrets, the storage pools with their volumes, and the guest disks a host declares, in one
     task over one libvirt connection. Each item takes exactly the options of its own module

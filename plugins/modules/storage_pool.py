@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: storage_pool
 short_description: Define, build, start, stop and remove libvirt storage pools of every type
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Converges one libvirt storage pool to the declared definition, state and autostart flag.
   - Tasks of parallel jobs that converge the same pool on one host take turns. Each holds a host lock

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: storage_pool_info
 short_description: Read libvirt storage pools, their sizes and thin-provisioning ratio
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Returns the facts of every storage pool, or of one pool by name, with its volume count and
     overcommit ratio. Never changes anything.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: storage_secret
 short_description: Define, update and remove libvirt secrets (Ceph keys, iSCSI CHAP passwords, LUKS passphrases)
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Converges one libvirt secret to the declared definition (usage, description, flags) and value, or
     removes it.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: storage_secret_info
 short_description: Read libvirt secrets and what references them, never their values
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Returns every libvirt secret, or one by O(uuid) or by usage (O(usage_type) and O(usage_id)), with its
     uuid, usage, description and flags, and the pools, volumes and guest disks that reference it.

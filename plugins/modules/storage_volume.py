@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: storage_volume
 short_description: Create, resize, clone, import, wipe and delete libvirt storage volumes
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Converges one volume of an active libvirt storage pool and returns its facts with the guest
     C(<disk>) element that uses it, right for the pool type (file, block or network disk). The element

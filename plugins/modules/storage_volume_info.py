@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: storage_volume_info
 short_description: Read the volumes of a libvirt storage pool, the guests using them and their guest disk XML
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Returns the facts of every volume of an active pool, or of one volume by name, with the guests whose
     definition (persistent or live) references it and the guest C(<disk>) element that uses it.
