@@ -26,8 +26,11 @@ def test_the_built_tarball_installed_alone_runs_the_demo(tmp_path):
     assert not [name for name in names if name.startswith((".venv", "build/", "tests/output"))]
 
     collections = tmp_path / "collections"
+    # only the clean path: with another one configured (make exports build/collections), ansible-galaxy finds the
+    # collection installed there and installs nothing
     subprocess.run([os.path.join(VENV_BIN, "ansible-galaxy"), "collection", "install", "-p", str(collections),
-                    str(tarball)], check=True, capture_output=True)
+                    str(tarball)], check=True, capture_output=True,
+                   env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections)))
     installed = collections / "ansible_collections" / "virtops" / "storage"
     with open(installed / "MANIFEST.json") as handle:
         assert yaml.safe_load(handle)["collection_info"]["version"] == version
