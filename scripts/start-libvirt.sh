@@ -12,11 +12,12 @@ if virsh -q -c qemu:///system version >/dev/null 2>&1; then
 fi
 # -u root: a user's session daemons (qemu:///session) may be running; they are not the system ones
 pgrep -u root -x virtlogd >/dev/null 2>&1 || virtlogd -d
-pgrep -u root -x libvirtd >/dev/null 2>&1 || libvirtd -d
+# a daemon that was just told to stop may still be exiting: wait for it to go, then start one
 i=0
 until virsh -q -c qemu:///system version >/dev/null 2>&1; do
+    pgrep -u root -x libvirtd >/dev/null 2>&1 || libvirtd -d
     i=$((i + 1))
-    [ $i -le 50 ] || { echo "start-libvirt: libvirtd does not answer on qemu:///system" >&2; exit 1; }
+    [ $i -le 100 ] || { echo "start-libvirt: libvirtd does not answer on qemu:///system" >&2; exit 1; }
     sleep 0.2
 done
 echo "start-libvirt: libvirtd started" >&2

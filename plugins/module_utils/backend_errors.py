@@ -47,11 +47,8 @@ GLUSTERD_PORT = 24007  # libgfapi and mount.glusterfs know no other
 
 def start_error(row, spec, exc, local):
     """The error of starting (or refreshing) pool ``spec`` (of pool type ``row``) for libvirt's error ``exc``."""
-    if row.misleading_errors == "ceph":
-        return rbd_start_error(spec, exc, local)
-    if row.misleading_errors == "gluster":
-        return gluster_start_error(spec, exc, local)
-    return exc
+    explain = START_ERRORS.get(row.misleading_errors)
+    return explain(spec, exc, local) if explain else exc
 
 
 def delete_error(row, volume_name, image, exc):
@@ -158,3 +155,7 @@ def gluster_start_error(spec, exc, local, answers=monitor_answers):
     return VirtopsError("%s failed: %s (libvirt reported: %s)" % (
         exc.details.get("action") or "starting the pool", reason, libvirt_words(exc)), param=param,
         libvirt_code=exc.details.get("libvirt_code"))
+
+
+# the explainer of a failed start or refresh, by the pool type's misleading_errors column
+START_ERRORS = {"ceph": rbd_start_error, "gluster": gluster_start_error}

@@ -511,13 +511,10 @@ class PoolConverger(Converger):
         try:
             self._creating("starting pool %s" % self.name, self.pool.create, 0)
         except LibvirtCallError as exc:
+            from ansible_collections.virtops.storage.plugins.module_utils.volume import (  # lazy: see top
+                explained_start_error)
             spec = parse_pool_xml(call("reading pool %s XML" % self.name, self.pool.XMLDesc, 0))
-            row = POOL_TYPES[spec["type"]]
-            if not row.misleading_errors:
-                raise
-            from ansible_collections.virtops.storage.plugins.module_utils.backend_errors import (  # lazy: see the table
-                start_error)
-            raise start_error(row, spec, exc, self.connection.is_local())
+            raise explained_start_error(POOL_TYPES[spec["type"]], spec, exc, self.connection.is_local())
 
     def _creating(self, action, function, flags):
         """Build or start; when that fails on a pool this task defined, ``run`` undoes the pool."""

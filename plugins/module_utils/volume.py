@@ -110,17 +110,24 @@ def refresh_pool(handle, wait=POOL_BUSY_WAIT, param="pool"):
             time.sleep(0.1)
 
 
+def explained_start_error(row, spec, exc, local):
+    """``exc`` of a pool's start or refresh, or its cause where libvirt words it misleadingly (the pool type's
+    misleading_errors column; backend_errors is loaded only then)."""
+    if not row.misleading_errors:
+        return exc
+    from ansible_collections.virtops.storage.plugins.module_utils.backend_errors import start_error  # lazy: those pools only
+    return start_error(row, spec, exc, local)
+
+
 def _refresh_error(handle, exc, param):
     """The error of a failed refresh: its cause, where libvirt words it misleadingly, and that libvirt stopped
     the pool (it does when a refresh fails)."""
     if handle.row.misleading_errors:
-        from ansible_collections.virtops.storage.plugins.module_utils.backend_errors import (  # lazy: see the table
-            start_error)
         try:
             local = uri_is_local(handle.pool.connect().getURI())
         except libvirt.libvirtError:
             local = False
-        exc = start_error(handle.row, handle.spec, exc, local)
+        exc = explained_start_error(handle.row, handle.spec, exc, local)
     try:
         stopped = not handle.pool.isActive()
     except libvirt.libvirtError:

@@ -334,13 +334,11 @@ def test_two_hypervisors_share_one_pool(ceph, prefix, session_hypervisor, ansibl
                            ansible_become=True, ansible_become_user=session_hypervisor["SESSION_USER"],
                            ansible_pipelining=True, libvirt_uri="qemu:///session")}
     inventory = ansible.write_vars("hosts.yml", {"hypervisors": {"hosts": hypervisors}})
-    report_dir = os.path.join(ansible.root, "report")
-    os.mkdir(report_dir, 0o700)
     usage = "client.%s %sshared" % (ceph["CEPH_CLIENT_NAME"], prefix)
     settings = dict(
         ceph_monitors=[dict(name="127.0.0.1", port=int(ceph["CEPH_MON_PORT"]))], ceph_pool=ceph["CEPH_POOL"],
         ceph_user=ceph["CEPH_CLIENT_NAME"], ceph_secret_usage=usage, ceph_secret_uuid=str(uuid.uuid4()),
-        ceph_key=ceph["CEPH_CLIENT_KEY"], libvirt_pool=prefix + "shared", report_dir=report_dir,
+        ceph_key=ceph["CEPH_CLIENT_KEY"], libvirt_pool=prefix + "shared",
         shared_images=[dict(name=images["web"], capacity="64M"), dict(name=images["db"], capacity="32M")])
 
     def converge(*options, **changes):
@@ -348,9 +346,10 @@ def test_two_hypervisors_share_one_pool(ceph, prefix, session_hypervisor, ansibl
         run = ansible.run("shared_rbd_pool_report.yml", variables, *options, inventory=inventory)
         run.assert_ok()
         listed = {}
-        for host in hypervisors:
-            with open(os.path.join(report_dir, host + ".json")) as handle:
-                listed[host] = dict((name, size) for name, size in json.load(handle).items() if name.startswith(prefix))
+        for host, images in re.findall(r'^ok: \[([\w-]+)\] => \{\s*"msg": "LISTED ([^"]*)"', run.stdout, re.MULTILINE):
+            pairs = [image.rsplit("=", 1) for image in images.split(",") if image.startswith(prefix)]
+            listed[host] = dict((name, int(size)) for name, size in pairs)
+        assert sorted(listed) == sorted(hypervisors), str(run)
         return run, listed
 
     def made_by(run):
